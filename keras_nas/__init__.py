@@ -1,0 +1,12 @@
+"""keras-nas: neural architecture search for Keras."""
+
+from keras_nas import datasets
+from keras_nas import oracles
+from keras_nas import spaces
+from keras_nas.encoding import ArchitectureEncoding
+from keras_nas.encoding import RepeatedStructure
+from keras_nas.export import export_saved_model
+from keras_nas.export import load_exported
+from keras_nas.tuner import NASTuner
+
+__version__ = "0.1.0"

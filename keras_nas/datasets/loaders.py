@@ -1,0 +1,218 @@
+"""Loaders: the bundled digits, TensorFlow Datasets, `.npz` and `.csv` files."""
+
+import csv
+import importlib.resources
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+from keras_nas.datasets.splits import DatasetError
+from keras_nas.datasets.splits import check_fractions
+from keras_nas.datasets.splits import stratified_split
+
+_ACCEPTED_FORMS = (
+    "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
+    "holding arrays `x` and `y`, or a path to a .csv file with a header row"
+)
+_TFDS_BATCH = 4096
+
+
+def load_dataset(
+    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2
+):
+    """Loads a classification dataset and splits it, stratified by class.
+
+    Accepted `spec` forms:
+
+    - `"digits"`: the bundled UCI handwritten digits, 1,797 images of 8x8
+      pixels in 10 classes, scaled from 0..16 to [0, 1].
+    - `"tfds:NAME"` or `"tfds:NAME:SPLIT"`: a TensorFlow Datasets dataset
+      read with `as_supervised=True`; `SPLIT` is any tfds split string, such
+      as `"train[:10%]"`, and defaults to `"train"`.
+    - A path ending in `.npz` holding arrays `x` and `y` (other keys are
+      ignored).
+    - A path ending in `.csv`: numbers under a header row; the label column
+      is `label` if present, else the last column.
+
+    uint8 features are divided by 255 (the digits by 16), other numeric
+    features are cast to float32 unchanged. Images of shape `(N, H, W)` get a
+    channel axis; tabular features `(N, F)` stay 2-D. Labels must be
+    non-negative integers; `num_classes` is the largest label plus one.
+
+    Args:
+        spec: Which dataset to load, in one of the forms above.
+        seed: Seed of the split, so the same seed gives the same split.
+        validation_fraction: Fraction of each class held out for validation.
+        test_fraction: Fraction of each class held out for test.
+
+    Returns:
+        A `DatasetSplits`.
+
+    Raises:
+        ValueError: If a fraction is not in (0, 1), or they sum to 1 or more.
+        DatasetError: If the spec is not understood, the file is missing or
+            malformed, a label is negative or not an integer, a class is too
+            small to split, or tfds cannot provide the dataset.
+
+    Example:
+
+    ```python
+    data = load_dataset("digits", seed=1)
+    print(data.summary())
+    # digits: 1,078 train / 360 val / 359 test, input (8, 8, 1), 10 classes
+    ```
+    """
+    check_fractions(validation_fraction, test_fraction)
+    name, x, y = _load_arrays(spec)
+    return stratified_split(
+        name,
+        x,
+        y,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+    )
+
+
+def _load_arrays(spec):
+    """Returns `(name, x, y)` for a spec, with features and labels checked."""
+    text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
+    if text == "digits":
+        return ("digits", *_load_digits())
+    form, _, rest = text.partition(":")
+    tfds_name, _, split = rest.partition(":")
+    if form == "tfds" and tfds_name:
+        return (text, *_load_tfds(tfds_name, split or "train"))
+    suffix = os.path.splitext(text)[1].lower()
+    if suffix in (".npz", ".csv"):
+        if not os.path.isfile(text):
+            raise DatasetError(f"Dataset file not found: {text}")
+        load = _load_npz if suffix == ".npz" else _load_csv
+        name = os.path.splitext(os.path.basename(text))[0]
+        return (name, *_checked(*load(text), source=text))
+    raise DatasetError(
+        f"Unknown dataset spec {spec!r}. Expected one of: {_ACCEPTED_FORMS}."
+    )
+
+
+def _load_digits():
+    """Returns the bundled digits as float32 `(1797, 8, 8, 1)` and int32."""
+    resource = importlib.resources.files(__package__).joinpath("digits.npz")
+    with resource.open("rb") as f, np.load(f) as data:
+        x, y = data["x"], data["y"]
+    return x.astype("float32")[..., np.newaxis] / 16.0, y.astype("int32")
+
+
+def _load_tfds(name, split):
+    """Returns the features and labels of one tfds split, checked."""
+    import tensorflow_datasets as tfds  # Slow to import: only when asked for.
+
+    source = f"tfds dataset {name!r} (split {split!r})"
+    try:
+        ds = tfds.load(name, split=split, as_supervised=True)
+        batches = list(tfds.as_numpy(ds.batch(_TFDS_BATCH)))
+    except Exception as err:  # tfds raises many types; report them all alike.
+        raise DatasetError(f"Could not load {source}: {_first_line(err)}") from err
+    if not batches:
+        raise DatasetError(f"{source} holds no samples.")
+    x = np.concatenate([batch[0] for batch in batches])
+    y = np.concatenate([batch[1] for batch in batches])
+    return _checked(x, y, source=source)
+
+
+def _load_npz(path):
+    """Returns arrays `x` and `y` of an `.npz` file."""
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(f"Dataset file {path} is not an .npz archive.")
+    try:
+        with np.load(path) as data:
+            keys = list(data.files)
+            arrays = [data[key] for key in ("x", "y") if key in keys]
+    except (OSError, ValueError, zipfile.BadZipFile) as err:  # E.g. pickled data.
+        raise DatasetError(
+            f"Could not read dataset file {path}: {_first_line(err)}"
+        ) from err
+    if len(arrays) != 2:
+        raise DatasetError(
+            f"Dataset file {path} must hold arrays `x` and `y`. Found keys: {keys}"
+        )
+    return arrays
+
+
+def _load_csv(path):
+    """Returns the features and the label column of a numeric `.csv` file."""
+    try:
+        with open(path, newline="") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # No rows: checked below.
+            header = next(csv.reader([f.readline()]))
+            table = np.loadtxt(f, delimiter=",", ndmin=2)
+    except ValueError as err:  # Also catches undecodable bytes.
+        raise DatasetError(
+            f"Could not read dataset file {path}: {_first_line(err)}"
+        ) from err
+    header = [column.strip() for column in header]
+    if len(header) < 2 or table.size == 0:
+        raise DatasetError(
+            f"Dataset file {path} must hold a header row naming at least two "
+            f"columns and rows of numbers. Found header: {header}, "
+            f"{len(table)} rows."
+        )
+    if table.shape[1] != len(header):
+        raise DatasetError(
+            f"Dataset file {path} has {len(header)} header columns but "
+            f"{table.shape[1]} data columns."
+        )
+    label = header.index("label") if "label" in header else len(header) - 1
+    return np.delete(table, label, axis=1), table[:, label]
+
+
+def _checked(x, y, source):
+    """Returns float32 features and int32 labels, or raises `DatasetError`."""
+    x, y = _as_features(x, source), _as_labels(y, source)
+    if len(x) != len(y):
+        raise DatasetError(f"{source} holds {len(x)} samples but {len(y)} labels.")
+    return x, y
+
+
+def _as_features(x, source):
+    """Scales uint8 to [0, 1], casts to float32, adds a channel to images."""
+    if x.dtype.kind not in "biuf":
+        raise DatasetError(
+            f"Features in {source} must be numeric. Received dtype: {x.dtype}"
+        )
+    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.ndim not in (2, 4):
+        raise DatasetError(
+            f"Features in {source} must have shape (N, F), (N, H, W) or "
+            f"(N, H, W, C). Received shape: {x.shape}"
+        )
+    return x
+
+
+def _as_labels(y, source):
+    """Checks that labels are non-negative integers; returns them as int32."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.dtype.kind not in "iuf":
+        raise DatasetError(
+            f"Labels in {source} must be a 1-D array of non-negative integers. "
+            f"Received shape {y.shape} and dtype {y.dtype}."
+        )
+    if len(y) == 0:
+        raise DatasetError(f"{source} holds no samples.")
+    bad = y[~np.isfinite(y) | (y < 0) | (y != np.floor(y))]
+    if len(bad):
+        raise DatasetError(
+            f"Labels in {source} must be non-negative integers. Found: {bad[0]}"
+        )
+    return y.astype("int32")
+
+
+def _first_line(err):
+    """Returns an exception's type and the first line of its message."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__

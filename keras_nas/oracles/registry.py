@@ -1,0 +1,41 @@
+"""Strategies by name, for `NASTuner(strategy=...)` and the CLI."""
+
+import keras_tuner as kt
+
+from keras_nas.oracles.grid_search import GridSearchOracle
+from keras_nas.oracles.random_search import RandomSearchOracle
+
+STRATEGIES = {
+    "random": RandomSearchOracle,
+    "grid": GridSearchOracle,
+}
+
+
+def get_oracle(strategy, objective, max_trials, seed=None):
+    """Resolves a strategy name or oracle into a `keras_tuner.Oracle`.
+
+    Args:
+        strategy: A name from `STRATEGIES`, or a `keras_tuner.Oracle`
+            instance, which is returned unchanged (its own objective and
+            budget apply).
+        objective: The objective for a named strategy.
+        max_trials: The trial budget for a named strategy.
+        seed: The seed for a named strategy.
+
+    Returns:
+        A `keras_tuner.Oracle`.
+
+    Raises:
+        ValueError: If `strategy` is neither a known name nor an oracle.
+    """
+    if isinstance(strategy, kt.Oracle):
+        return strategy
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise ValueError(
+            "Received an invalid value for `strategy`, expected one of "
+            f"{sorted(STRATEGIES)} or a keras_tuner.Oracle instance. "
+            f"Received: strategy={strategy!r}"
+        )
+    return STRATEGIES[strategy](
+        objective=objective, max_trials=max_trials, seed=seed
+    )

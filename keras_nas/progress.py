@@ -1,0 +1,64 @@
+"""`SearchProgress`: one line per trial, with the best so far and the time."""
+
+import time
+
+
+def format_duration(seconds):
+    """Formats seconds as `HH:MM:SS`."""
+    seconds = int(round(seconds))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def format_architecture(values, limit=90):
+    """A one-line, shortened `name=value` view of an architecture."""
+    text = " ".join(f"{name}={value}" for name, value in values.items())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class SearchProgress:
+    """Prints the progress of a search: trial n of N, best so far, elapsed.
+
+    Args:
+        verbose: 0 prints nothing; 1 prints a line as each trial ends.
+        stream: Where to print (`print`'s `file`); `None` is stdout.
+    """
+
+    def __init__(self, verbose=1, stream=None):
+        self.verbose = verbose
+        self.stream = stream
+        self.start = None
+
+    def on_search_begin(self, description):
+        self.start = time.monotonic()
+        self._print(description)
+
+    def on_trial_end(self, number, total, trial, objective, best_trial, summary):
+        """Reports one ended trial.
+
+        Args:
+            number: The trial's 1-based number.
+            total: The trial budget, or `None`.
+            trial: The ended `keras_tuner.engine.trial.Trial`.
+            objective: The search's `keras_tuner.Objective`.
+            best_trial: The best completed trial so far, or `None`.
+            summary: A short text of the trial's architecture.
+        """
+        elapsed = format_duration(time.monotonic() - (self.start or time.monotonic()))
+        of_total = f"/{total}" if total else ""
+        if trial.status == "COMPLETED" and trial.score is not None:
+            result = f"{objective.name}={trial.score:.4f}"
+        else:
+            reason = (trial.message or "").strip().splitlines()
+            result = f"{trial.status}" + (f" ({reason[-1]})" if reason else "")
+        best = (
+            f"best {best_trial.score:.4f}"
+            if best_trial is not None and best_trial.score is not None
+            else "best -"
+        )
+        self._print(
+            f"Trial {number}{of_total} {result} | {best} | elapsed {elapsed} | {summary}"
+        )
+
+    def _print(self, text):
+        if self.verbose:
+            print(text, file=self.stream, flush=True)

@@ -1,0 +1,181 @@
+"""Reading a search's folder back: trials, space, best model, export."""
+
+import json
+import os
+
+import keras_tuner as kt
+
+from keras_nas.checkpoint import restore_weights
+from keras_nas.export import export_saved_model
+from keras_nas.results import format_leaderboard
+from keras_nas.results import leaderboard
+from keras_nas.spaces.registry import SPACES
+
+SEARCH_FILE = "search.json"
+"""Written by `NASTuner` in its project folder: space, strategy, objective."""
+DATASET_FILE = "dataset.json"
+"""Written by `keras-nas run`: the dataset and training settings."""
+CHECKPOINT_FILE = "checkpoint.weights.h5"
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+class RunDirectory:
+    """A finished or interrupted search, read from its project folder.
+
+    It needs no oracle: it reads the trial files KerasTuner writes and the
+    `search.json` that `NASTuner` writes, so any strategy's run can be shown
+    and exported.
+
+    Args:
+        path: The project folder (`directory/project_name`).
+
+    Raises:
+        ValueError: If `path` is not a keras-nas run folder.
+
+    Example:
+
+    ```python
+    run = RunDirectory("runs/digits")
+    print(run.format_leaderboard())
+    run.export("saved_models/digits")
+    ```
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        search_file = os.path.join(self.path, SEARCH_FILE)
+        if not os.path.isfile(search_file):
+            raise ValueError(
+                f"Received an invalid value for `run_dir`: {self.path!r} is not "
+                f"a keras-nas run folder (it has no {SEARCH_FILE})."
+            )
+        try:
+            self.search = _read_json(search_file)
+            objective = self.search["objective"]
+            self.objective = kt.Objective(objective["name"], objective["direction"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"Received an invalid value for `run_dir`: {search_file} is "
+                f"corrupt ({error!r})."
+            ) from None
+        dataset_file = os.path.join(self.path, DATASET_FILE)
+        self.dataset = (
+            _read_json(dataset_file) if os.path.isfile(dataset_file) else None
+        )
+        self.space = self._make_space()
+        self.trials = self._load_trials()
+
+    def _make_space(self):
+        name, config = self.search.get("space"), self.search.get("space_config")
+        if name in SPACES and config is not None:
+            return SPACES[name](**config)
+        return None
+
+    def _load_trials(self):
+        trials = []
+        for entry in sorted(os.listdir(self.path)):
+            trial_file = os.path.join(self.path, entry, "trial.json")
+            if entry.startswith("trial_") and os.path.isfile(trial_file):
+                trials.append(kt.engine.trial.Trial.load(trial_file))
+        return trials
+
+    def describe(self, values):
+        """Describes an architecture of this run's space."""
+        if self.space is not None:
+            return self.space.describe(values)
+        return {"space": self.search.get("space"), "decisions": dict(values)}
+
+    def leaderboard(self, num_trials=10):
+        """The best `num_trials` completed trials, as `results.leaderboard` rows."""
+        return leaderboard(self.trials, self.objective, self.describe, num_trials)
+
+    def format_leaderboard(self, num_trials=10):
+        """The leaderboard as text."""
+        return format_leaderboard(
+            self.leaderboard(num_trials), self.trials, self.objective
+        )
+
+    def best_trial(self):
+        """The best completed trial.
+
+        Raises:
+            RuntimeError: If no trial has completed.
+        """
+        rows = self.leaderboard(1)
+        if not rows:
+            raise RuntimeError(f"No completed trial in {self.path}.")
+        return next(t for t in self.trials if t.trial_id == rows[0]["trial_id"])
+
+    def load_model(self, trial):
+        """Rebuilds a trial's model with the weights of its best epoch.
+
+        Raises:
+            RuntimeError: If the run's space is not a built-in one (load a
+                custom space's models with `NASTuner.get_best_models`).
+        """
+        if self.space is None:
+            raise RuntimeError(
+                f"The space of {self.path} ({self.search.get('space')}) is not "
+                "a built-in space; load its models with NASTuner in Python."
+            )
+        hp = kt.HyperParameters()
+        self.space.declare_hyperparameters(hp)
+        hp.values = dict(trial.hyperparameters.values)
+        model = self.space.build(hp)
+        return restore_weights(
+            model, os.path.join(self.path, f"trial_{trial.trial_id}", CHECKPOINT_FILE)
+        )
+
+
+def export_trial(
+    model,
+    trial,
+    objective,
+    description,
+    path,
+    *,
+    search=None,
+    x_test=None,
+    y_test=None,
+    overwrite=False,
+):
+    """Exports a trial's model with `architecture.json` and `metrics.json`.
+
+    Args:
+        model: The trial's trained model.
+        trial: The `keras_tuner.engine.trial.Trial`.
+        objective: The search's `keras_tuner.Objective`.
+        description: The trial's architecture description (`describe`).
+        path: The export folder.
+        search: The search settings (`search.json`'s content), stored with the
+            architecture.
+        x_test: Optional held-out inputs for the test figures.
+        y_test: Labels of `x_test`.
+        overwrite: Whether to replace a previous export.
+
+    Returns:
+        The export folder, a `pathlib.Path`.
+    """
+    metrics = {
+        "objective": objective.name,
+        "direction": objective.direction,
+        "score": trial.score,
+        **{name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics},
+    }
+    if x_test is not None:
+        evaluated = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
+        metrics.update({f"test_{k}": float(v) for k, v in evaluated.items()})
+    search = search or {}
+    architecture = {
+        **description,
+        "space_config": search.get("space_config"),
+        "strategy": search.get("strategy"),
+        "trial_id": trial.trial_id,
+    }
+    return export_saved_model(
+        model, path, architecture=architecture, metrics=metrics, overwrite=overwrite
+    )

@@ -1,0 +1,30 @@
+"""Built-in spaces by name, for the CLI and saved runs."""
+
+from keras_nas.spaces.conv import ConvNet
+from keras_nas.spaces.mlp import MLP
+from keras_nas.spaces.nb201 import NB201Cell
+
+SPACES = {cls.space_name: cls for cls in (MLP, ConvNet, NB201Cell)}
+
+
+def get_space(name, input_shape, num_classes, **kwargs):
+    """Creates a built-in space by name.
+
+    Args:
+        name: One of `SPACES` (`"mlp"`, `"convnet"`, `"nb201"`).
+        input_shape: Shape of one input sample.
+        num_classes: Number of classes.
+        **kwargs: Further constructor arguments of the space.
+
+    Returns:
+        A `SearchSpace`.
+
+    Raises:
+        ValueError: If `name` is not a built-in space.
+    """
+    if name not in SPACES:
+        raise ValueError(
+            f"Received an invalid value for `space`, expected one of "
+            f"{sorted(SPACES)}. Received: space={name!r}"
+        )
+    return SPACES[name](input_shape=input_shape, num_classes=num_classes, **kwargs)

@@ -1,0 +1,327 @@
+"""`NASTuner`: runs a search strategy over a space with `model.fit`."""
+
+import json
+import os
+import zlib
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+from keras_tuner.src.engine import tuner_utils
+
+from keras_nas import validation
+from keras_nas.checkpoint import BestWeights
+from keras_nas.checkpoint import restore_weights
+from keras_nas.oracles import NASOracle
+from keras_nas.oracles import STRATEGIES
+from keras_nas.oracles import get_oracle
+from keras_nas.progress import SearchProgress
+from keras_nas.progress import format_architecture
+from keras_nas.results import format_leaderboard
+from keras_nas.results import leaderboard
+from keras_nas.runs import SEARCH_FILE
+from keras_nas.runs import export_trial
+from keras_nas.spaces.base import SearchSpace
+
+
+def default_distribution_strategy():
+    """`MirroredStrategy` over all GPUs when there are several, else default."""
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+class NASTuner(kt.Tuner):
+    """Searches a space of Keras architectures with a strategy.
+
+    Each trial's architecture is built by the space under the distribution
+    strategy's scope, trained with `model.fit`, and scored on the objective;
+    its parameter count is recorded as the metric `params`, and the weights
+    of its best epoch are kept for `get_best_models` and `export`.
+
+    Args:
+        space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
+            or a function `build(hp)` returning a compiled Keras model.
+        strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`) or a
+            `keras_tuner.Oracle` instance, whose own objective and budget
+            then apply.
+        objective: Metric to optimise (`"val_accuracy"` by default), or a
+            `keras_tuner.Objective`.
+        max_trials: Number of architectures to try at most.
+        seed: Random seed of the strategy and of each trial's initialisation.
+        directory: Folder holding the search's projects.
+        project_name: Name of this search's folder inside `directory`.
+        overwrite: Whether to delete an existing project of the same name;
+            if `False`, an existing project is resumed.
+        distribution_strategy: A `tf.distribute.Strategy` to train under;
+            defaults to `MirroredStrategy` when more than one GPU is visible.
+        max_params: Reject architectures with more trainable parameters than
+            this before training them (the trial is marked failed).
+        verbose: 1 prints one line per trial, 0 prints nothing.
+        **kwargs: Further arguments of `keras_tuner.Tuner`.
+
+    Example:
+
+    ```python
+    space = keras_nas.spaces.ConvNet(input_shape=(8, 8, 1), num_classes=10)
+    tuner = keras_nas.NASTuner(space, strategy="random", max_trials=20,
+                               directory="runs", project_name="digits", seed=1)
+    tuner.search(x_train, y_train, validation_split=0.2, epochs=5)
+    tuner.results_summary()
+    tuner.export("saved_models/digits")
+    ```
+    """
+
+    def __init__(
+        self,
+        space,
+        strategy="random",
+        objective="val_accuracy",
+        max_trials=10,
+        seed=None,
+        directory=None,
+        project_name=None,
+        overwrite=False,
+        distribution_strategy=None,
+        max_params=None,
+        verbose=1,
+        **kwargs,
+    ):
+        validation.check_positive_int("max_trials", max_trials)
+        validation.check_positive_int("max_params", max_params, allow_none=True)
+        if not isinstance(space, kt.HyperModel) and not callable(space):
+            raise ValueError(
+                "Received an invalid value for `space`, expected a "
+                "keras_nas SearchSpace, a keras_tuner.HyperModel or a function "
+                f"build(hp). Received: space={space!r}"
+            )
+        oracle = get_oracle(strategy, objective, max_trials, seed)
+        self.space = space
+        self.seed = seed if seed is not None else oracle.seed
+        if isinstance(oracle, NASOracle) and isinstance(space, SearchSpace):
+            oracle.set_structure(space.structure())
+        self.progress = SearchProgress(verbose)
+        super().__init__(
+            oracle=oracle,
+            hypermodel=space,
+            directory=directory,
+            project_name=project_name,
+            overwrite=overwrite,
+            distribution_strategy=(
+                distribution_strategy or default_distribution_strategy()
+            ),
+            max_model_size=max_params,
+            **kwargs,
+        )
+        self._write_search_file()
+
+    def _populate_initial_space(self):
+        """Declares the space without building models for our own spaces.
+
+        A keras-nas space declares every decision, conditions included, in
+        `declare_hyperparameters`; KerasTuner would otherwise build a model
+        per inactive conditional scope to discover them.
+        """
+        if not isinstance(self.hypermodel, SearchSpace):
+            super()._populate_initial_space()
+            return
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def search(self, *fit_args, **fit_kwargs):
+        """Runs the search; arguments are passed to `model.fit`.
+
+        `verbose` defaults to 0 (no per-epoch bars): progress is printed one
+        line per trial instead.
+        """
+        fit_kwargs.setdefault("verbose", 0)
+        super().search(*fit_args, **fit_kwargs)
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        self.oracle.verbose = 0
+        done = sum(
+            t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values()
+        )
+        resumed = f", resuming after {done} finished trials" if done else ""
+        self.progress.on_search_begin(
+            f"Search: {type(self.oracle).__name__} on {self._space_label()}, "
+            f"objective {self.oracle.objective.name}, "
+            f"up to {self.oracle.max_trials} trials{resumed}"
+        )
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        trial = self.oracle.get_trial(trial.trial_id)
+        best = self.oracle.get_best_trials(1)
+        best = best[0] if best and best[0].status == "COMPLETED" else None
+        self.progress.on_trial_end(
+            number=_trial_number(trial.trial_id),
+            total=self.oracle.max_trials,
+            trial=trial,
+            objective=self.oracle.objective,
+            best_trial=best,
+            summary=self._summary(trial.hyperparameters.values),
+        )
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs):
+        """Trains the trial's architecture; returns the best epoch's metrics."""
+        checkpoint = BestWeights(
+            self.oracle.objective, self._get_checkpoint_fname(trial.trial_id)
+        )
+        user_callbacks = fit_kwargs.pop("callbacks", [])
+        results = []
+        for execution in range(self.executions_per_trial):
+            callbacks = self._deepcopy_callbacks(user_callbacks)
+            self._configure_tensorboard_dir(callbacks, trial, execution)
+            callbacks.append(tuner_utils.TunerCallback(self, trial))
+            callbacks.append(checkpoint)
+            results.append(
+                self._build_and_fit_model(
+                    trial, *fit_args, callbacks=callbacks, **fit_kwargs
+                )
+            )
+        return results
+
+    def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
+        hp = trial.hyperparameters
+        keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
+        model = self._try_build(hp)
+        params = model.count_params()
+        history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
+        tuner_utils.validate_trial_results(
+            history, self.oracle.objective, "HyperModel.fit()"
+        )
+        metrics = tuner_utils.convert_to_metrics_dict(
+            history, self.oracle.objective
+        )
+        with open(self._get_build_config_fname(trial.trial_id), "w") as f:
+            json.dump(model.get_build_config(), f)
+        return {**metrics, "params": float(params)}
+
+    def load_model(self, trial):
+        """Rebuilds a trial's model with the weights of its best epoch."""
+        model = self._try_build(trial.hyperparameters)
+        if not model.built:
+            with open(self._get_build_config_fname(trial.trial_id)) as f:
+                model.build_from_config(json.load(f))
+        with self.distribution_strategy.scope():
+            return restore_weights(
+                model, self._get_checkpoint_fname(trial.trial_id)
+            )
+
+    def describe(self, values):
+        """Describes an architecture: its active decisions (and `arch_str`)."""
+        if isinstance(self.hypermodel, SearchSpace):
+            return self.hypermodel.describe(values)
+        return {"space": self._space_label(), "decisions": dict(values)}
+
+    def get_best_architectures(self, num_trials=1):
+        """Returns the best architectures, as `describe` dicts, best first.
+
+        Args:
+            num_trials: How many architectures to return at most.
+
+        Returns:
+            A list of dicts with the space name, the active decisions, the
+            trial id and score, and `arch_str` where the space has one.
+        """
+        return [
+            {
+                **row["description"],
+                "trial_id": row["trial_id"],
+                "score": row["score"],
+            }
+            for row in leaderboard(
+                self.oracle.trials.values(),
+                self.oracle.objective,
+                self.describe,
+                num_trials,
+            )
+        ]
+
+    def results_summary(self, num_trials=10):
+        """Prints a leaderboard of the best `num_trials` trials."""
+        trials = list(self.oracle.trials.values())
+        rows = leaderboard(trials, self.oracle.objective, self.describe, num_trials)
+        print(format_leaderboard(rows, trials, self.oracle.objective))
+
+    def export(self, path, x_test=None, y_test=None, overwrite=False):
+        """Exports the best trial's model as a SavedModel with its metadata.
+
+        Args:
+            path: Folder to write (see `keras_nas.export_saved_model`).
+            x_test: Optional held-out inputs, never seen by the search, for
+                the test figures of `metrics.json`.
+            y_test: Labels of `x_test`.
+            overwrite: Whether to replace a previous export at `path`.
+
+        Returns:
+            The export folder, a `pathlib.Path`.
+
+        Raises:
+            RuntimeError: If no trial has completed.
+        """
+        best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
+        if not best:
+            raise RuntimeError(
+                f"No completed trial to export in {self.project_dir}."
+            )
+        trial = best[0]
+        return export_trial(
+            self.load_model(trial),
+            trial,
+            self.oracle.objective,
+            self.describe(trial.hyperparameters.values),
+            path,
+            search=self._search_settings(),
+            x_test=x_test,
+            y_test=y_test,
+            overwrite=overwrite,
+        )
+
+    def _trial_seed(self, trial_id):
+        digits = int(trial_id) if trial_id.isdigit() else zlib.crc32(trial_id.encode())
+        return (int(self.seed) * 1_000_003 + digits) % (2**31 - 1)
+
+    def _summary(self, values):
+        description = self.describe(values)
+        return description.get("arch_str") or format_architecture(
+            description["decisions"]
+        )
+
+    def _space_label(self):
+        if isinstance(self.hypermodel, SearchSpace):
+            return self.hypermodel.space_name
+        return self.hypermodel.name or type(self.hypermodel).__name__
+
+    def _search_settings(self):
+        strategy = type(self.oracle).__name__
+        for name, cls in STRATEGIES.items():
+            if type(self.oracle) is cls:
+                strategy = name
+        space = self.hypermodel
+        return {
+            "space": self._space_label(),
+            "space_config": (
+                space.get_config() if isinstance(space, SearchSpace) else None
+            ),
+            "strategy": strategy,
+            "objective": {
+                "name": self.oracle.objective.name,
+                "direction": self.oracle.objective.direction,
+            },
+            "max_trials": self.oracle.max_trials,
+            "seed": self.seed,
+        }
+
+    def _write_search_file(self):
+        if self._is_worker():
+            return
+        with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
+            json.dump(self._search_settings(), f, indent=2)
+
+
+def _trial_number(trial_id):
+    return int(trial_id) + 1 if trial_id.isdigit() else trial_id

@@ -1,0 +1,28 @@
+"""Shared pytest fixtures: fixed seeds, quiet TensorFlow, tiny data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fixed_seeds():
+    """Seeds Python, NumPy and TensorFlow before every test."""
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def tiny_images():
+    """A handful of 8x8x1 images with 3 classes, learnable from their mean."""
+    rng = np.random.default_rng(0)
+    y = np.arange(36) % 3
+    x = rng.normal(size=(36, 8, 8, 1)).astype("float32") * 0.1
+    x += y[:, None, None, None].astype("float32")
+    return x, y
