@@ -15,7 +15,7 @@ def fixed_seeds():
     """Seeds Python, NumPy and TensorFlow before every test."""
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
 
 
 @pytest.fixture

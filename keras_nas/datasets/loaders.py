@@ -16,6 +16,9 @@ _ACCEPTED_FORMS = (
     "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
     "holding arrays `x` and `y`, or a path to a .csv file with a header row"
 )
+# Not tfds' `batch_size=-1`: it batches by `info.splits.total_num_examples`,
+# which is 0 without metadata (as under `tfds.testing.mock_data`), and then
+# `padded_batch(sys.maxsize)` aborts the whole process on TensorFlow 2.21.
 _TFDS_BATCH = 4096
 
 

@@ -1,0 +1,102 @@
+"""The `keras-nas` command line: run, show, export, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from keras_nas_cli.main import app
+
+
+@pytest.fixture
+def npz_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
+    path = tmp_path / "toy.npz"
+    np.savez(path, x=x, y=y)
+    return str(path)
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run_args(tmp_path, dataset, *extra):
+    return (
+        "run", "--dataset", dataset, "--space", "mlp", "--epochs", 1,
+        "--directory", tmp_path / "runs", "--name", "toy",
+        "--export-dir", tmp_path / "models", *extra,
+    )
+
+
+def test_run_searches_shows_progress_and_exports(tmp_path, npz_dataset):
+    result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2))
+    assert result.exit_code == 0, result.output
+    assert "toy: 24 train / 8 val / 8 test, input (6,), 2 classes" in result.output
+    assert "Trial 1/2" in result.output and "Trial 2/2" in result.output
+    assert "elapsed" in result.output and "Leaderboard" in result.output
+    export_dir = tmp_path / "models" / "toy"
+    assert (export_dir / "saved_model.pb").exists()
+    metrics = json.loads((export_dir / "metrics.json").read_text())
+    assert "test_accuracy" in metrics
+
+
+def test_existing_run_needs_resume_or_overwrite(tmp_path, npz_dataset):
+    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1)).exit_code == 0
+    again = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2))
+    assert again.exit_code == 2
+    assert "--resume" in again.output and "Traceback" not in again.output
+    resumed = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume"))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming after 1 finished trials" in resumed.output
+    assert "Trial 2/2" in resumed.output and "Trial 1/2" not in resumed.output
+    other_seed = invoke(
+        *run_args(tmp_path, npz_dataset, "--max-trials", 3, "--resume", "--seed", 9)
+    )
+    assert other_seed.exit_code == 2 and "seed" in other_seed.output
+
+
+def test_show_and_export_a_finished_run(tmp_path, npz_dataset):
+    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2)).exit_code == 0
+    run_dir = tmp_path / "runs" / "toy"
+    shown = invoke("show", run_dir)
+    assert shown.exit_code == 0, shown.output
+    assert "2 completed" in shown.output and "Best architecture" in shown.output
+    out = tmp_path / "again"
+    exported = invoke("export", run_dir, "--out", out)
+    assert exported.exit_code == 0, exported.output
+    assert json.loads((out / "metrics.json").read_text())["test_accuracy"] >= 0
+    refused = invoke("export", run_dir, "--out", out)
+    assert refused.exit_code == 2 and "overwrite" in refused.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("run", "--max-trials", 0), "--max-trials"),
+        (("run", "--strategy", "nope"), "--strategy"),
+        (("run", "--space", "nope"), "--space"),
+        (("run", "--objective", "nope"), "--objective"),
+        (("run", "--epochs", -1), "--epochs"),
+        (("run", "--dataset", "missing.npz"), "missing.npz"),
+        (("run", "--dataset", "weird-name"), "weird-name"),
+        (("show", "no_such_run"), "not a keras-nas run folder"),
+        (("export", "no_such_run", "--out", "x"), "not a keras-nas run folder"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ") and message in lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_image_space_rejects_tabular_data(tmp_path, npz_dataset):
+    result = invoke(*run_args(tmp_path, npz_dataset, "--space", "convnet"))
+    assert result.exit_code == 2
+    assert "input_shape" in result.output

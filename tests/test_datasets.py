@@ -1,0 +1,320 @@
+"""Tests for keras_nas.datasets: the bundled digits, loaders and splits."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from keras_nas.datasets import DatasetError
+from keras_nas.datasets import DatasetSplits
+from keras_nas.datasets import load_dataset
+from keras_nas.datasets.splits import stratified_indices
+
+
+def _parts(data):
+    return (
+        (data.x_train, data.y_train),
+        (data.x_val, data.y_val),
+        (data.x_test, data.y_test),
+    )
+
+
+def _row_hashes(x):
+    return {row.tobytes() for row in x.reshape(len(x), -1)}
+
+
+def _write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _unique_rows(n, features):
+    """Rows that differ from each other, so row hashes identify samples."""
+    return np.arange(n * features, dtype="float64").reshape(n, features)
+
+
+# The bundled digits.
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_digits_shapes_dtypes_and_range(digits):
+    assert isinstance(digits, DatasetSplits)
+    assert digits.name == "digits"
+    assert digits.input_shape == (8, 8, 1)
+    assert digits.num_classes == 10
+    for x, y in _parts(digits):
+        assert x.dtype == np.float32 and y.dtype == np.int32
+        assert x.shape[1:] == (8, 8, 1) and len(x) == len(y)
+        assert 0.0 <= x.min() and x.max() <= 1.0
+        assert y.min() >= 0 and y.max() <= 9
+
+
+def test_digits_counts_and_summary(digits):
+    assert sum(len(y) for _, y in _parts(digits)) == 1797
+    assert digits.summary() == (
+        "digits: 1,078 train / 360 val / 359 test, input (8, 8, 1), 10 classes"
+    )
+
+
+def test_digits_values_are_sixteenths(digits):
+    x = np.concatenate([x for x, _ in _parts(digits)])
+    np.testing.assert_array_equal(x * 16.0, np.round(x * 16.0))
+    assert x.max() == 1.0
+
+
+def test_every_class_in_every_split(digits):
+    for _, y in _parts(digits):
+        assert set(np.unique(y)) == set(range(10))
+
+
+def test_split_is_stratified():
+    y = np.repeat(np.arange(3), [50, 100, 150])
+    train, val, test = stratified_indices(
+        y, seed=0, validation_fraction=0.2, test_fraction=0.1
+    )
+    np.testing.assert_array_equal(np.bincount(y[val]), [10, 20, 30])
+    np.testing.assert_array_equal(np.bincount(y[test]), [5, 10, 15])
+    np.testing.assert_array_equal(np.bincount(y[train]), [35, 70, 105])
+
+
+def test_split_indices_are_disjoint_and_cover_all():
+    y = np.arange(97) % 4
+    train, val, test = stratified_indices(y, seed=3)
+    both = np.concatenate([train, val, test])
+    np.testing.assert_array_equal(np.sort(both), np.arange(97))
+
+
+def test_split_parts_are_not_ordered_by_class(digits):
+    assert not np.all(np.diff(digits.y_train) >= 0)
+
+
+def test_same_seed_same_split():
+    first, second = load_dataset(seed=7), load_dataset(seed=7)
+    for (x1, y1), (x2, y2) in zip(_parts(first), _parts(second)):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_different_seed_different_split():
+    first, second = load_dataset(seed=1), load_dataset(seed=2)
+    assert not np.array_equal(first.y_train, second.y_train)
+    assert _row_hashes(first.x_test) != _row_hashes(second.x_test)
+
+
+def test_fractions_change_sizes():
+    data = load_dataset(validation_fraction=0.1, test_fraction=0.3)
+    assert 170 <= len(data.y_val) <= 190
+    assert 530 <= len(data.y_test) <= 550
+
+
+def test_repr_leaves_out_arrays(digits):
+    assert repr(digits) == (
+        "DatasetSplits(name='digits', num_classes=10, input_shape=(8, 8, 1))"
+    )
+
+
+# .npz files.
+
+
+def test_npz_images_get_a_channel_and_uint8_is_scaled(tmp_path):
+    x = np.full((40, 5, 6), 255, dtype="uint8")
+    y = np.arange(40) % 2
+    path = _write_npz(tmp_path / "images.npz", x=x, y=y, other=np.zeros(3))
+    data = load_dataset(str(path))
+    assert data.name == "images"
+    assert data.input_shape == (5, 6, 1)
+    assert data.num_classes == 2
+    assert data.x_train.dtype == np.float32
+    assert data.x_train.max() == 1.0
+
+
+def test_npz_tabular_stays_2d_and_disjoint(tmp_path):
+    x = _unique_rows(60, 3)
+    y = (np.arange(60) % 3).reshape(-1, 1)
+    data = load_dataset(_write_npz(tmp_path / "table.npz", x=x, y=y), seed=5)
+    assert data.input_shape == (3,)
+    assert data.x_train.dtype == np.float32
+    train, val, test = (_row_hashes(x) for x, _ in _parts(data))
+    assert not train & val and not val & test and not train & test
+    assert train | val | test == _row_hashes(x.astype("float32"))
+    for part_x, part_y in _parts(data):
+        np.testing.assert_array_equal(part_y, part_x[:, 0] // 3 % 3)
+
+
+def test_npz_float_features_are_not_rescaled(tmp_path):
+    x = np.full((20, 2), 300.0)
+    path = _write_npz(tmp_path / "raw.npz", x=x, y=np.arange(20) % 2)
+    assert load_dataset(path).x_train.max() == 300.0
+
+
+def test_npz_gap_in_labels_counts_classes_up_to_the_largest(tmp_path):
+    path = _write_npz(
+        tmp_path / "gap.npz", x=_unique_rows(20, 2), y=np.array([0, 4] * 10)
+    )
+    assert load_dataset(path).num_classes == 5
+
+
+def test_npz_missing_keys(tmp_path):
+    path = _write_npz(tmp_path / "bad.npz", images=np.zeros((4, 2)), y=np.zeros(4))
+    with pytest.raises(DatasetError, match=r"bad\.npz.*`x` and `y`.*'images'"):
+        load_dataset(str(path))
+
+
+def test_npz_length_mismatch(tmp_path):
+    path = _write_npz(tmp_path / "bad.npz", x=np.zeros((4, 2)), y=np.zeros(5))
+    with pytest.raises(DatasetError, match="4 samples but 5 labels"):
+        load_dataset(path)
+
+
+def test_npz_not_an_archive(tmp_path):
+    path = tmp_path / "text.npz"
+    path.write_text("not an archive")
+    with pytest.raises(DatasetError, match="is not an .npz archive"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize(
+    "labels, found",
+    [([0, 1, -1, 1], "-1"), ([0, 1.5, 1, 0], "1.5"), ([0, np.nan, 1, 0], "nan")],
+)
+def test_labels_must_be_non_negative_integers(tmp_path, labels, found):
+    path = _write_npz(tmp_path / "l.npz", x=np.zeros((4, 2)), y=np.array(labels))
+    with pytest.raises(DatasetError, match=f"non-negative integers. Found: {found}"):
+        load_dataset(path)
+
+
+def test_bad_feature_shape(tmp_path):
+    path = _write_npz(tmp_path / "flat.npz", x=np.zeros(4), y=np.zeros(4))
+    with pytest.raises(DatasetError, match=r"Received shape: \(4,\)"):
+        load_dataset(path)
+
+
+def test_too_few_samples_of_a_class(tmp_path):
+    y = np.array([0] * 10 + [1] * 2)
+    path = _write_npz(tmp_path / "small.npz", x=_unique_rows(12, 2), y=y)
+    with pytest.raises(DatasetError, match=r"Class 1 has too few samples \(2\)"):
+        load_dataset(path)
+
+
+# .csv files.
+
+
+def test_csv_label_column_by_name(tmp_path):
+    rows = "\n".join(f"{i % 2},{i},{i * 2}" for i in range(20))
+    path = tmp_path / "named.csv"
+    path.write_text("label,a,b\n" + rows + "\n")
+    data = load_dataset(path)
+    assert data.name == "named"
+    assert data.input_shape == (2,)
+    assert data.num_classes == 2
+    np.testing.assert_array_equal(data.x_train[:, 1], 2 * data.x_train[:, 0])
+    np.testing.assert_array_equal(data.y_train, data.x_train[:, 0] % 2)
+
+
+def test_csv_last_column_is_label_without_a_label_header(tmp_path):
+    rows = "\n".join(f"{i},{i * 0.5},{i % 3}" for i in range(30))
+    path = tmp_path / "last.csv"
+    path.write_text("a,b,target\n" + rows + "\n")
+    data = load_dataset(str(path))
+    assert data.x_train.dtype == np.float32 and data.input_shape == (2,)
+    np.testing.assert_array_equal(data.y_train, data.x_train[:, 0] % 3)
+
+
+def test_csv_non_numeric(tmp_path):
+    path = tmp_path / "words.csv"
+    path.write_text("a,label\n1,cat\n")
+    with pytest.raises(DatasetError, match=r"words\.csv.*could not convert"):
+        load_dataset(path)
+
+
+def test_csv_header_only(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("a,label\n")
+    with pytest.raises(DatasetError, match="0 rows"):
+        load_dataset(path)
+
+
+# Specs, files and fractions.
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.npz"
+    message = re.escape(f"Dataset file not found: {path}")
+    with pytest.raises(DatasetError, match=f"^{message}$"):
+        load_dataset(str(path))
+
+
+@pytest.mark.parametrize("spec", ["mnist", "tfds:", "data.txt", 3])
+def test_unknown_spec(spec):
+    with pytest.raises(DatasetError, match="Unknown dataset spec.*'tfds:NAME'"):
+        load_dataset(spec)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"validation_fraction": 1.5},
+            "Received an invalid value for `validation_fraction`, expected a "
+            "float in (0, 1). Received: validation_fraction=1.5",
+        ),
+        (
+            {"test_fraction": 0},
+            "Received an invalid value for `test_fraction`, expected a float in "
+            "(0, 1). Received: test_fraction=0",
+        ),
+        (
+            {"validation_fraction": 0.5, "test_fraction": 0.5},
+            "expected their sum to be below 1. Received: "
+            "validation_fraction=0.5, test_fraction=0.5",
+        ),
+    ],
+)
+def test_bad_fractions(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        load_dataset("digits", **kwargs)
+    assert message in str(info.value)
+
+
+def test_dataset_error_is_a_value_error():
+    assert issubclass(DatasetError, ValueError)
+
+
+# TensorFlow Datasets, mocked: no network and no data directory.
+
+
+def test_tfds_mnist_mocked():
+    with tfds.testing.mock_data(num_examples=100):
+        data = load_dataset("tfds:mnist", seed=1)
+    assert data.name == "tfds:mnist"
+    assert data.input_shape == (28, 28, 1)
+    assert data.num_classes == 10
+    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int32
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert sum(len(y) for _, y in _parts(data)) == 100
+
+
+def test_tfds_split_string_is_passed_on(monkeypatch):
+    seen = {}
+    real_load = tfds.load
+
+    def load(name, **kwargs):
+        seen.update(kwargs, name=name)
+        return real_load(name, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", load)
+    with tfds.testing.mock_data(num_examples=100):
+        data = load_dataset("tfds:cifar10:train[:10%]")
+    assert seen == {"name": "cifar10", "split": "train[:10%]", "as_supervised": True}
+    assert data.input_shape == (32, 32, 3)
+
+
+def test_tfds_unavailable_dataset_is_one_line():
+    with pytest.raises(DatasetError, match="Could not load tfds dataset") as info:
+        load_dataset("tfds:no_such_dataset_here")
+    assert "not found" in str(info.value) and "\n" not in str(info.value)

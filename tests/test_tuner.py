@@ -1,0 +1,185 @@
+"""NASTuner: search, metrics, leaderboard, export, resume, bad arguments."""
+
+import json
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_nas as kn
+
+
+def tiny_mlp(tiny_images):
+    return kn.spaces.MLP(
+        input_shape=tiny_images[0].shape[1:],
+        num_classes=3,
+        max_layers=2,
+        widths=(4, 8),
+        activations=("relu",),
+        dropout_rates=(0.0,),
+    )
+
+
+def search(tuner, tiny_images, epochs=1):
+    x, y = tiny_images
+    tuner.search(x, y, validation_data=(x, y), epochs=epochs, batch_size=12)
+
+
+def test_search_records_params_and_ranks_trials(tiny_images, tmp_path, capsys):
+    space = tiny_mlp(tiny_images)
+    tuner = kn.NASTuner(
+        space, max_trials=3, directory=tmp_path, project_name="p", seed=1
+    )
+    search(tuner, tiny_images)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED"] * 3
+    for trial in trials:
+        hp = kt.HyperParameters()
+        space.declare_hyperparameters(hp)
+        hp.values = trial.hyperparameters.values
+        expected = space.build(hp).count_params()
+        assert trial.metrics.get_best_value("params") == expected
+    scores = [a["score"] for a in tuner.get_best_architectures(3)]
+    assert scores == sorted(scores, reverse=True)
+    tuner.results_summary()
+    out = capsys.readouterr().out
+    assert "Trial 3/3" in out and "best" in out and "elapsed" in out
+    assert "Leaderboard: val_accuracy (max), 3 completed, 0 failed" in out
+
+
+def test_best_architecture_shows_only_active_decisions(tiny_images, tmp_path):
+    tuner = kn.NASTuner(
+        tiny_mlp(tiny_images), max_trials=4, directory=tmp_path, seed=3
+    )
+    search(tuner, tiny_images)
+    for arch in tuner.get_best_architectures(4):
+        depth = arch["decisions"]["num_layers"]
+        layer_keys = {k for k in arch["decisions"] if k.startswith("units_")}
+        assert layer_keys == {f"units_{i}" for i in range(depth)}
+
+
+def test_best_model_reloads_with_its_trained_weights(tiny_images, tmp_path):
+    tuner = kn.NASTuner(
+        tiny_mlp(tiny_images), max_trials=2, directory=tmp_path, seed=2
+    )
+    search(tuner, tiny_images, epochs=2)
+    model = tuner.get_best_models(1)[0]
+    x, y = tiny_images
+    accuracy = model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"]
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert accuracy == pytest.approx(best.metrics.get_best_value("val_accuracy"))
+
+
+def test_export_writes_model_and_test_figures(tiny_images, tmp_path):
+    x, y = tiny_images
+    space = kn.spaces.NB201Cell(input_shape=(8, 8, 1), num_classes=3, channels=2)
+    tuner = kn.NASTuner(space, max_trials=1, directory=tmp_path, seed=1)
+    search(tuner, tiny_images)
+    path = tuner.export(tmp_path / "export", x_test=x[:6], y_test=y[:6])
+    architecture = json.loads((path / "architecture.json").read_text())
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert architecture["space"] == "nb201"
+    assert space.from_arch_str(architecture["arch_str"]) == architecture["decisions"]
+    assert architecture["space_config"]["channels"] == 2
+    assert {"val_accuracy", "test_accuracy", "test_loss", "params"} <= set(metrics)
+    loaded = tf.saved_model.load(str(path))
+    model = tuner.get_best_models(1)[0]
+    np.testing.assert_allclose(
+        loaded.serve(x[:6]).numpy(), model(x[:6]).numpy(), atol=1e-5
+    )
+
+
+def test_accepts_any_keras_tuner_oracle_and_plain_build_function(
+    tiny_images, tmp_path
+):
+    def build(hp):
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Flatten()(inputs)
+        if hp.Boolean("hidden"):
+            with hp.conditional_scope("hidden", [True]):
+                x = keras.layers.Dense(hp.Choice("units", [2, 4]))(x)
+        model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+        model.compile(
+            optimizer="adam",
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    oracle = kt.oracles.RandomSearchOracle(
+        objective="val_accuracy", max_trials=3, seed=1
+    )
+    tuner = kn.NASTuner(build, strategy=oracle, directory=tmp_path)
+    search(tuner, tiny_images)
+    assert len(tuner.oracle.trials) == 3
+    assert all(t.metrics.exists("params") for t in tuner.oracle.trials.values())
+    assert tuner.get_best_architectures(1)[0]["decisions"]
+
+
+def test_resume_runs_only_the_remaining_trials(tiny_images, tmp_path):
+    space = tiny_mlp(tiny_images)
+    first = kn.NASTuner(space, max_trials=2, directory=tmp_path, seed=5)
+    search(first, tiny_images)
+    done = {t.trial_id: dict(t.hyperparameters.values) for t in first.oracle.trials.values()}
+    resumed = kn.NASTuner(space, max_trials=3, directory=tmp_path, seed=5)
+    search(resumed, tiny_images)
+    trials = resumed.oracle.trials
+    assert len(trials) == 3
+    for trial_id, values in done.items():
+        assert trials[trial_id].hyperparameters.values == values
+        assert trials[trial_id].status == "COMPLETED"
+
+
+def test_oversized_architectures_are_rejected_before_training(
+    tiny_images, tmp_path
+):
+    space = kn.spaces.MLP(
+        input_shape=(8, 8, 1), num_classes=3, max_layers=1, widths=(64,)
+    )
+    tuner = kn.NASTuner(
+        space, max_trials=1, directory=tmp_path, max_params=100
+    )
+    with pytest.raises(RuntimeError, match="consecutive failures|Oversized"):
+        tuner.oracle.max_consecutive_failed_trials = 1
+        search(tuner, tiny_images)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "FAILED"
+    assert "Oversized model" in trial.message
+
+
+def test_default_distribution_strategy_on_cpu():
+    strategy = kn.tuner.default_distribution_strategy()
+    assert strategy.num_replicas_in_sync == 1
+
+
+def test_explicit_distribution_strategy_is_used(tiny_images, tmp_path):
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    tuner = kn.NASTuner(
+        tiny_mlp(tiny_images),
+        max_trials=1,
+        directory=tmp_path,
+        distribution_strategy=strategy,
+    )
+    search(tuner, tiny_images)
+    assert tuner.distribution_strategy is strategy
+    assert tuner.oracle.trials["0"].status == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"max_trials": 0}, "max_trials"),
+        ({"strategy": "nope"}, "strategy"),
+        ({"max_params": -3}, "max_params"),
+    ],
+)
+def test_bad_arguments_name_the_argument(tiny_images, tmp_path, kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        kn.NASTuner(tiny_mlp(tiny_images), directory=tmp_path, **kwargs)
+
+
+def test_space_must_be_a_hypermodel_or_function(tmp_path):
+    with pytest.raises(ValueError, match="`space`"):
+        kn.NASTuner(42, directory=tmp_path)
