@@ -103,8 +103,9 @@ def _make_slot(hp, float_bins):
         return Slot(hp, (False, True))
     if isinstance(hp, (hps.Choice, hps.Fixed)):
         return Slot(hp, tuple(_python_value(v) for v in hp.values))
+    as_type = int if isinstance(hp, hps.Int) else float
     if isinstance(hp, (hps.Int, hps.Float)) and hp.step is not None:
-        values = sorted({_python_value(v) for v in hp.values})
+        values = sorted({as_type(round(v) if as_type is int else v) for v in hp.values})
         if len(values) <= _MAX_ENUMERATED_INTS:
             return Slot(hp, tuple(values))
     if isinstance(hp, (hps.Int, hps.Float)):
@@ -336,9 +337,9 @@ class ArchitectureEncoding:
         hps = kt.engine.hyperparameters
         numeric = isinstance(slot.hyperparameter, (hps.Int, hps.Float))
         if numeric and isinstance(value, (int, float)):
-            hp = slot.hyperparameter
-            target = hp.value_to_prob(value)
-            distances = [abs(hp.value_to_prob(c) - target) for c in slot.choices]
+            log = slot.hyperparameter.sampling == "log" and value > 0
+            scale = np.log if log else np.asarray
+            distances = np.abs(scale(np.asarray(slot.choices, float)) - scale(value))
             return int(np.argmin(distances))
         for index, choice in enumerate(slot.choices):
             if choice == value:

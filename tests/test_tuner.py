@@ -183,3 +183,15 @@ def test_bad_arguments_name_the_argument(tiny_images, tmp_path, kwargs, name):
 def test_space_must_be_a_hypermodel_or_function(tmp_path):
     with pytest.raises(ValueError, match="`space`"):
         kn.NASTuner(42, directory=tmp_path)
+
+
+def test_seed_zero_is_a_seed(tiny_images, tmp_path):
+    proposals = []
+    for project in ("a", "b"):
+        tuner = kn.NASTuner(
+            tiny_mlp(tiny_images), max_trials=1, directory=tmp_path,
+            project_name=project, seed=0,
+        )
+        proposals.append(tuner.oracle.create_trial("tuner0").hyperparameters.values)
+    assert tuner.oracle.seed == 0
+    assert proposals[0] == proposals[1]

@@ -44,6 +44,9 @@ class NASOracle(kt.Oracle):
             hyperparameters=hyperparameters,
             **kwargs,
         )
+        if seed is not None:
+            # KerasTuner reads `seed or random.randint(...)`, dropping seed=0.
+            self.seed = self._seed_state = seed
         self.rng = np.random.default_rng(self.seed)
         self.structure = None
         self._encoding = None

@@ -4,6 +4,7 @@ import keras
 import keras_tuner as kt
 
 from keras_nas import validation
+from keras_nas.encoding import RepeatedStructure
 
 
 class SearchSpace(kt.HyperModel):
@@ -24,18 +25,31 @@ class SearchSpace(kt.HyperModel):
     """
 
     space_name = "space"
+    needs_images = False
+    """Whether inputs must be `(height, width, channels)` images."""
 
     def __init__(self, input_shape, num_classes, learning_rate=1e-3, name=None):
         super().__init__(name=name or self.space_name)
-        if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        if (
+            not isinstance(input_shape, (tuple, list))
+            or not input_shape
+            or any(
+                isinstance(d, bool) or not isinstance(d, int) or d < 1
+                for d in input_shape
+            )
+        ):
             raise ValueError(
                 "Received an invalid value for `input_shape`, expected a "
-                f"non-empty tuple of positive integers. Received: "
+                "non-empty tuple of positive integers. Received: "
                 f"input_shape={input_shape!r}"
             )
-        for dim in input_shape:
-            validation.check_positive_int("input_shape", dim)
         self.input_shape = tuple(int(d) for d in input_shape)
+        if self.needs_images and len(self.input_shape) != 3:
+            raise ValueError(
+                "Received an invalid value for `input_shape`, expected "
+                f"(height, width, channels) for {type(self).__name__}. "
+                f"Received: input_shape={tuple(input_shape)!r}"
+            )
         self.num_classes = validation.check_positive_int(
             "num_classes", num_classes
         )
@@ -44,7 +58,11 @@ class SearchSpace(kt.HyperModel):
                 "Received an invalid value for `num_classes`, expected at "
                 f"least 2. Received: num_classes={num_classes!r}"
             )
-        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+        if (
+            isinstance(learning_rate, bool)
+            or not isinstance(learning_rate, (int, float))
+            or learning_rate <= 0
+        ):
             raise ValueError(
                 "Received an invalid value for `learning_rate`, expected a "
                 f"positive float. Received: learning_rate={learning_rate!r}"
@@ -119,6 +137,24 @@ class SearchSpace(kt.HyperModel):
         return keras.layers.Dense(
             self.num_classes, activation="softmax", name="classifier"
         )(features)
+
+
+def chain_structure(roles, count_name, num_units):
+    """The `RepeatedStructure` of a chain whose unit `i` names are `NAME_i`.
+
+    Args:
+        roles: Dict from role to hyperparameter name prefix.
+        count_name: Name of the hyperparameter counting active units.
+        num_units: Number of units (the maximum depth).
+    """
+    return RepeatedStructure(
+        kind="chain",
+        units=tuple(
+            {role: f"{prefix}_{i}" for role, prefix in roles.items()}
+            for i in range(num_units)
+        ),
+        count=count_name,
+    )
 
 
 def depth_scope(hp, count_name, index, max_count):

@@ -3,9 +3,9 @@
 import keras
 
 from keras_nas import validation
-from keras_nas.encoding import RepeatedStructure
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
+from keras_nas.spaces.base import chain_structure
 from keras_nas.spaces.base import depth_scope
 
 OPERATIONS = ("conv3x3", "conv5x5", "sep_conv3x3", "dilated_conv3x3", "identity")
@@ -59,6 +59,7 @@ class ConvNet(SearchSpace):
     """
 
     space_name = "convnet"
+    needs_images = True
 
     def __init__(
         self,
@@ -73,12 +74,6 @@ class ConvNet(SearchSpace):
         learning_rate=1e-3,
     ):
         super().__init__(input_shape, num_classes, learning_rate)
-        if len(self.input_shape) != 3:
-            raise ValueError(
-                "Received an invalid value for `input_shape`, expected "
-                "(height, width, channels) for ConvNet. "
-                f"Received: input_shape={tuple(input_shape)!r}"
-            )
         self.min_blocks = validation.check_positive_int("min_blocks", min_blocks)
         self.max_blocks = validation.check_positive_int("max_blocks", max_blocks)
         if self.max_blocks < self.min_blocks:
@@ -148,14 +143,7 @@ class ConvNet(SearchSpace):
             roles["skip"] = "skip"
         if not self._conv_operations:
             del roles["filters"]
-        return RepeatedStructure(
-            kind="chain",
-            units=tuple(
-                {role: f"{name}_{i}" for role, name in roles.items()}
-                for i in range(self.max_blocks)
-            ),
-            count="num_blocks",
-        )
+        return chain_structure(roles, "num_blocks", self.max_blocks)
 
     def get_config(self):
         return {

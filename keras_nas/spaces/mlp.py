@@ -3,9 +3,9 @@
 import keras
 
 from keras_nas import validation
-from keras_nas.encoding import RepeatedStructure
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
+from keras_nas.spaces.base import chain_structure
 from keras_nas.spaces.base import depth_scope
 
 ACTIVATIONS = ("relu", "tanh", "gelu", "elu", "swish", "sigmoid")
@@ -147,14 +147,7 @@ class MLP(SearchSpace):
         }
         if self.skip_connections:
             roles["skip"] = "skip"
-        return RepeatedStructure(
-            kind="chain",
-            units=tuple(
-                {role: f"{name}_{i}" for role, name in roles.items()}
-                for i in range(self.max_layers)
-            ),
-            count="num_layers",
-        )
+        return chain_structure(roles, "num_layers", self.max_layers)
 
     def get_config(self):
         return {

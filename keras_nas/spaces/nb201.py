@@ -164,6 +164,7 @@ class NB201Cell(SearchSpace):
     """
 
     space_name = "nb201"
+    needs_images = True
 
     def __init__(
         self,
@@ -175,12 +176,6 @@ class NB201Cell(SearchSpace):
         learning_rate=1e-3,
     ):
         super().__init__(input_shape, num_classes, learning_rate)
-        if len(self.input_shape) != 3:
-            raise ValueError(
-                "Received an invalid value for `input_shape`, expected "
-                "(height, width, channels) for NB201Cell. "
-                f"Received: input_shape={tuple(input_shape)!r}"
-            )
         self.operations = validation.check_choices(
             "operations", operations, OPERATIONS
         )
