@@ -1,0 +1,332 @@
+"""Per-trial overhead of `NASTuner` against a bare `build` + `fit` loop.
+
+Trains the same N architectures of the ConvNet space (drawn once, with a
+fixed seed, through the architecture encoding) on the bundled digits three
+ways, in the same process:
+
+- bare: a plain loop of `keras.utils.set_random_seed`, `space.build(hp)` and
+  `model.fit(...)`, no tuner at all;
+- NASTuner: `keras_nas.NASTuner(...).search(...)` driven by a fixed-list
+  oracle that hands out the same architectures in the same order;
+- KerasTuner: KerasTuner's own `keras_tuner.Tuner` with the same oracle and
+  `hypermodel=space`, for reference (its `run_trial` writes an HDF5
+  checkpoint at every improving epoch).
+
+Each variant is timed with `time.perf_counter` as a whole (the loop, or the
+`search` call; the tuners also with their construction) after one warm-up
+fit. The variants take turns (bare, NASTuner, KerasTuner, bare, ...) for
+`--repeats` rounds; the table reports the median of each, the seconds per
+trial, the overhead per trial against the bare loop, and the ratio to it.
+The last line compares NASTuner's `search` with the bare loop.
+
+Run it from the repository root:
+
+    python benchmarks/trial_overhead.py
+
+Options: `--trials N` (architectures, default 8), `--epochs E` (default 5),
+`--batch-size B` (default 32), `--repeats R` (default 2). The defaults take
+about three minutes on 2 CPU cores.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from keras_nas import NASTuner
+from keras_nas.datasets import load_dataset
+from keras_nas.encoding import ArchitectureEncoding
+from keras_nas.spaces import ConvNet
+
+SEED = 0
+TARGET_RATIO = 1.10
+
+
+class FixedListOracle(kt.Oracle):
+    """Hands out a fixed list of architectures in order, then stops.
+
+    Args:
+        architectures: A list of hyperparameter value dicts.
+        **kwargs: Further arguments of `keras_tuner.Oracle`.
+    """
+
+    def __init__(self, architectures, **kwargs):
+        super().__init__(
+            objective="val_accuracy", max_trials=len(architectures), **kwargs
+        )
+        self.architectures = [dict(values) for values in architectures]
+        self._position = 0
+
+    def populate_space(self, trial_id):
+        if self._position >= len(self.architectures):
+            return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+        values = self.architectures[self._position]
+        self._position += 1
+        return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": dict(values)}
+
+    def get_state(self):
+        state = super().get_state()
+        state["position"] = self._position
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._position = state["position"]
+
+
+def draw_architectures(space, count, seed):
+    """Draws `count` architectures of `space` uniformly, reproducibly.
+
+    Args:
+        space: A `keras_nas.spaces.SearchSpace`.
+        count: How many architectures to draw.
+        seed: Seed of the draw.
+
+    Returns:
+        A list of hyperparameter value dicts (active decisions only).
+    """
+    hp = kt.HyperParameters()
+    space.declare_hyperparameters(hp)
+    encoding = ArchitectureEncoding(hp, space.structure())
+    rng = np.random.default_rng(seed)
+    return [encoding.decode(encoding.random_vector(rng)) for _ in range(count)]
+
+
+def warm_up(data):
+    """One build and fit of a tiny model, so TensorFlow's start-up is not timed."""
+    keras.utils.set_random_seed(SEED)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=data.x_train.shape[1:]),
+            keras.layers.Conv2D(4, 3, padding="same"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(data.num_classes, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=1,
+        batch_size=32,
+        verbose=0,
+    )
+
+
+def run_bare(space, architectures, data, args):
+    """Builds and fits each architecture in a plain loop.
+
+    Returns:
+        A dict with the loop's wall seconds (`search`, and `total`, the
+        same), its process CPU seconds (`cpu`) and the mean best
+        `val_accuracy` of the architectures (`score`).
+    """
+    scores = []
+    start, cpu = time.perf_counter(), time.process_time()
+    for values in architectures:
+        keras.utils.set_random_seed(SEED)
+        hp = kt.HyperParameters()
+        space.declare_hyperparameters(hp)
+        hp.values = dict(values)
+        model = space.build(hp)
+        history = model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            verbose=0,
+        )
+        scores.append(max(history.history["val_accuracy"]))
+    seconds = time.perf_counter() - start
+    return {
+        "search": seconds,
+        "total": seconds,
+        "cpu": time.process_time() - cpu,
+        "score": statistics.mean(scores),
+    }
+
+
+def run_tuner(make_tuner, architectures, data, args, directory, name):
+    """Constructs a tuner on a fixed-list oracle and runs its search.
+
+    Args:
+        make_tuner: A function `(oracle, directory, project_name)` returning
+            the tuner.
+        architectures: The architectures the oracle hands out.
+        data: The `DatasetSplits`.
+        args: The parsed command line.
+        directory: The tuners' folder.
+        name: The project name.
+
+    Returns:
+        A dict with the wall seconds of `search` alone (`search`) and of
+        construction plus search (`total`), the process CPU seconds of
+        `search` (`cpu`) and the mean best `val_accuracy` of the trials
+        (`score`).
+
+    Raises:
+        RuntimeError: If a trial did not complete.
+    """
+    oracle = FixedListOracle(architectures, seed=SEED)
+    start = time.perf_counter()
+    tuner = make_tuner(oracle, directory, name)
+    searched, cpu = time.perf_counter(), time.process_time()
+    tuner.search(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=0,
+    )
+    end, cpu = time.perf_counter(), time.process_time() - cpu
+    trials = list(tuner.oracle.trials.values())
+    completed = [t.score for t in trials if t.status == "COMPLETED"]
+    if len(completed) != len(architectures):
+        messages = [t.message for t in trials if t.status != "COMPLETED"]
+        raise RuntimeError(
+            f"{name}: {len(completed)} of {len(architectures)} trials "
+            f"completed. First failure: {messages[0] if messages else None}"
+        )
+    return {
+        "search": end - searched,
+        "total": end - start,
+        "cpu": cpu,
+        "score": statistics.mean(completed),
+    }
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8, help="architectures")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    for name in ("trials", "epochs", "batch_size", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data = load_dataset("digits", seed=SEED)
+    space = ConvNet(data.x_train.shape[1:], data.num_classes, max_blocks=3)
+    architectures = draw_architectures(space, args.trials, SEED)
+    print(
+        f"{data.summary()}\n"
+        f"{args.trials} ConvNet architectures (max_blocks=3), "
+        f"{args.epochs} epochs, batch size {args.batch_size}, "
+        f"{args.repeats} repeats; load average {_load_average()}"
+    )
+    warm_up(data)
+
+    def nas_tuner(oracle, directory, name):
+        return NASTuner(
+            space,
+            strategy=oracle,
+            seed=SEED,
+            directory=directory,
+            project_name=name,
+            overwrite=True,
+            verbose=0,
+        )
+
+    def keras_tuner(oracle, directory, name):
+        return kt.Tuner(
+            oracle=oracle,
+            hypermodel=space,
+            directory=directory,
+            project_name=name,
+            overwrite=True,
+        )
+
+    variants = {
+        "bare": lambda directory, r: run_bare(space, architectures, data, args),
+        "NASTuner": lambda directory, r: run_tuner(
+            nas_tuner, architectures, data, args, directory, f"nas_{r}"
+        ),
+        "KerasTuner": lambda directory, r: run_tuner(
+            keras_tuner, architectures, data, args, directory, f"kt_{r}"
+        ),
+    }
+    runs = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory(prefix="trial_overhead_") as directory:
+        for r in range(args.repeats):
+            for name, run in variants.items():
+                result = run(directory, r)
+                runs[name].append(result)
+                print(
+                    f"  repeat {r + 1}/{args.repeats} {name:<10} "
+                    f"search {result['search']:6.2f} s "
+                    f"(cpu {result['cpu']:6.2f} s), "
+                    f"with construction {result['total']:6.2f} s",
+                    flush=True,
+                )
+
+    print_table(runs, args.trials)
+    print(f"load average at the end {_load_average()}")
+    bare = _median(runs["bare"], "search")
+    nas = _median(runs["NASTuner"], "search")
+    print(f"ratio NASTuner/bare: {nas / bare:.2f} (target <= {TARGET_RATIO:.2f})")
+
+
+def print_table(runs, trials):
+    """Prints medians, per-trial seconds, overhead and ratios per variant."""
+    bare = _median(runs["bare"], "search")
+    bare_cpu = _median(runs["bare"], "cpu")
+    rows = [("bare loop", "bare", "search")]
+    for name in ("NASTuner", "KerasTuner"):
+        rows.append((f"{name} search", name, "search"))
+        rows.append((f"{name} construct+search", name, "total"))
+    print()
+    print(
+        f"{'variant':<28}{'median s':>9}{'s/trial':>9}{'overhead':>10}"
+        f"{'ratio':>7}{'cpu s':>8}{'cpu ratio':>10}{'val_acc':>9}"
+    )
+    for label, name, key in rows:
+        median = _median(runs[name], key)
+        overhead = (median - bare) / trials * 1000
+        if key == "search":
+            cpu = _median(runs[name], "cpu")
+            cpu_text = f"{cpu:>8.2f}{cpu / bare_cpu:>10.2f}"
+        else:
+            cpu_text = f"{'':>18}"
+        score = statistics.mean(run["score"] for run in runs[name])
+        print(
+            f"{label:<28}{median:>9.2f}{median / trials:>9.3f}"
+            f"{overhead:>7.0f} ms{median / bare:>7.2f}{cpu_text}{score:>9.3f}"
+        )
+    print(
+        "(median over repeats; overhead: extra wall time per trial against "
+        "the bare loop;\n cpu: process CPU time of the loop or search, less "
+        "sensitive to other processes;\n val_acc: mean over trials of the best "
+        "epoch's val_accuracy)"
+    )
+    print()
+
+
+def _median(runs, key):
+    return statistics.median(run[key] for run in runs)
+
+
+def _load_average():
+    try:
+        return " ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
