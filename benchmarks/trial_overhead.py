@@ -14,7 +14,8 @@ ways, in the same process:
 
 Each variant is timed with `time.perf_counter` as a whole (the loop, or the
 `search` call; the tuners also with their construction) after one warm-up
-fit. The variants take turns (bare, NASTuner, KerasTuner, bare, ...) for
+fit; before each run, untimed, `keras.backend.clear_session()` and
+`gc.collect()` free what the previous run left behind. The variants take turns (bare, NASTuner, KerasTuner, bare, ...) for
 `--repeats` rounds; the table reports the median of each, the seconds per
 trial, the overhead per trial against the bare loop, and the ratio to it.
 The last line compares NASTuner's `search` with the bare loop.
@@ -25,13 +26,15 @@ Run it from the repository root:
 
 Options: `--trials N` (architectures, default 8), `--epochs E` (default 5),
 `--batch-size B` (default 32), `--repeats R` (default 2). The defaults take
-about three minutes on 2 CPU cores.
+about four minutes on 2 CPU cores. Other processes on the machine add
+noise of several hundred milliseconds per trial to the wall times; the
+table also gives the ratio of the fastest repeats and of process CPU time.
 """
 
 import argparse
+import gc
 import os
 import statistics
-import sys
 import tempfile
 import time
 
@@ -120,6 +123,12 @@ def warm_up(data):
         batch_size=32,
         verbose=0,
     )
+
+
+def settle():
+    """Frees what earlier runs left behind, untimed, so no run pays for another."""
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def run_bare(space, architectures, data, args):
@@ -265,6 +274,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="trial_overhead_") as directory:
         for r in range(args.repeats):
             for name, run in variants.items():
+                settle()
                 result = run(directory, r)
                 runs[name].append(result)
                 print(
@@ -285,6 +295,7 @@ def main(argv=None):
 def print_table(runs, trials):
     """Prints medians, per-trial seconds, overhead and ratios per variant."""
     bare = _median(runs["bare"], "search")
+    bare_min = min(run["search"] for run in runs["bare"])
     bare_cpu = _median(runs["bare"], "cpu")
     rows = [("bare loop", "bare", "search")]
     for name in ("NASTuner", "KerasTuner"):
@@ -293,26 +304,28 @@ def print_table(runs, trials):
     print()
     print(
         f"{'variant':<28}{'median s':>9}{'s/trial':>9}{'overhead':>10}"
-        f"{'ratio':>7}{'cpu s':>8}{'cpu ratio':>10}{'val_acc':>9}"
+        f"{'ratio':>7}{'min ratio':>10}{'cpu ratio':>10}{'val_acc':>9}"
     )
     for label, name, key in rows:
         median = _median(runs[name], key)
         overhead = (median - bare) / trials * 1000
-        if key == "search":
-            cpu = _median(runs[name], "cpu")
-            cpu_text = f"{cpu:>8.2f}{cpu / bare_cpu:>10.2f}"
-        else:
-            cpu_text = f"{'':>18}"
+        least = min(run[key] for run in runs[name]) / bare_min
+        cpu = (
+            f"{_median(runs[name], 'cpu') / bare_cpu:>10.2f}"
+            if key == "search"
+            else f"{'':>10}"
+        )
         score = statistics.mean(run["score"] for run in runs[name])
         print(
             f"{label:<28}{median:>9.2f}{median / trials:>9.3f}"
-            f"{overhead:>7.0f} ms{median / bare:>7.2f}{cpu_text}{score:>9.3f}"
+            f"{overhead:>7.0f} ms{median / bare:>7.2f}{least:>10.2f}{cpu}"
+            f"{score:>9.3f}"
         )
     print(
-        "(median over repeats; overhead: extra wall time per trial against "
-        "the bare loop;\n cpu: process CPU time of the loop or search, less "
-        "sensitive to other processes;\n val_acc: mean over trials of the best "
-        "epoch's val_accuracy)"
+        "(ratio: median wall time over the bare loop's; min ratio: fastest "
+        "repeat over fastest;\n cpu ratio: process CPU time, less sensitive "
+        "to other processes on the machine;\n overhead: extra wall time per "
+        "trial; val_acc: mean best-epoch val_accuracy)"
     )
     print()
 
