@@ -147,14 +147,7 @@ def run_bare(space, architectures, data, args):
         space.declare_hyperparameters(hp)
         hp.values = dict(values)
         model = space.build(hp)
-        history = model.fit(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            verbose=0,
-        )
+        history = model.fit(**fit_arguments(data, args))
         scores.append(max(history.history["val_accuracy"]))
     seconds = time.perf_counter() - start
     return {
@@ -162,6 +155,18 @@ def run_bare(space, architectures, data, args):
         "total": seconds,
         "cpu": time.process_time() - cpu,
         "score": statistics.mean(scores),
+    }
+
+
+def fit_arguments(data, args):
+    """The `fit` arguments shared by the bare loop and the tuners."""
+    return {
+        "x": data.x_train,
+        "y": data.y_train,
+        "validation_data": (data.x_val, data.y_val),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "verbose": 0,
     }
 
 
@@ -190,14 +195,7 @@ def run_tuner(make_tuner, architectures, data, args, directory, name):
     start = time.perf_counter()
     tuner = make_tuner(oracle, directory, name)
     searched, cpu = time.perf_counter(), time.process_time()
-    tuner.search(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        verbose=0,
-    )
+    tuner.search(**fit_arguments(data, args))
     end, cpu = time.perf_counter(), time.process_time() - cpu
     trials = list(tuner.oracle.trials.values())
     completed = [t.score for t in trials if t.status == "COMPLETED"]

@@ -214,10 +214,9 @@ class NASTuner(kt.Tuner):
                 "Expected the space's build(hp) to return a keras.Model. "
                 f"Received: {model!r} of type {type(model)}."
             )
-        params = model.count_params()
-        if self.max_model_size and params > self.max_model_size:
+        if self.max_model_size and model.count_params() > self.max_model_size:
             raise kt.errors.FailedTrialError(
-                f"Oversized model: {params} parameters, more than "
+                f"Oversized model: {model.count_params()} parameters, more than "
                 f"max_params={self.max_model_size}. Skipped before training."
             )
         return model
