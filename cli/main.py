@@ -78,7 +78,7 @@ def app():
 @click.option("--space", default="convnet", show_default=True,
               help="Search space: mlp, convnet or nb201.")
 @click.option("--strategy", default="random", show_default=True,
-              help="Search strategy, e.g. random or grid.")
+              help="Search strategy: random, grid, evolution, genetic or neat.")
 @click.option("--max-trials", default=10, show_default=True, type=int,
               help="Architectures to try.")
 @click.option("--epochs", default=10, show_default=True, type=int,

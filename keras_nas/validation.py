@@ -46,6 +46,30 @@ def check_fraction(name, value):
     return float(value)
 
 
+def check_probability(name, value):
+    """Checks that `value` is a number in the closed interval [0, 1]."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a probability "
+            f"in [0, 1]. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_one_of(name, value, allowed):
+    """Checks that `value` is one of `allowed` and returns it."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected one of "
+            f"{sorted(allowed)}. Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_choices(name, values, allowed):
     """Checks a non-empty list of distinct options drawn from `allowed`.
 

@@ -1,7 +1,12 @@
 """Search strategies, each a `keras_tuner.Oracle`."""
 
+from keras_nas.oracles import operators
 from keras_nas.oracles.base import NASOracle
+from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
+from keras_nas.oracles.neat import NEATOracle
+from keras_nas.oracles.population import PopulationOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
+from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
 from keras_nas.oracles.registry import STRATEGIES
 from keras_nas.oracles.registry import get_oracle

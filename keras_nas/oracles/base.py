@@ -6,6 +6,8 @@ import numpy as np
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
 
+_EXHAUSTIVE_LIMIT = 200_000
+
 
 class NASOracle(kt.Oracle):
     """Base of keras-nas strategies: encoding, seeded generator, proposals.
@@ -85,6 +87,28 @@ class NASOracle(kt.Oracle):
     def is_new(self, values):
         """Whether no trial so far has used these values."""
         return not self._duplicate(values)
+
+    def untried_at_random(self):
+        """Picks uniformly among the architectures no trial has used.
+
+        Lists the whole space, so it is meant as the last resort of a
+        strategy whose own proposals keep repeating.
+
+        Returns:
+            The values of an untried architecture, or `None` when every one
+            was tried or the space is continuous or too large to list.
+        """
+        encoding = self.encoding
+        if not encoding.exact or encoding.count() > _EXHAUSTIVE_LIMIT:
+            return None
+        untried = [
+            values
+            for values in map(encoding.decode, encoding.enumerate())
+            if self.is_new(values)
+        ]
+        if not untried:
+            return None
+        return untried[int(self.rng.integers(len(untried)))]
 
     def get_state(self):
         state = super().get_state()

@@ -2,8 +2,6 @@
 
 from keras_nas.oracles.base import NASOracle
 
-_EXHAUSTIVE_LIMIT = 200_000
-
 
 class RandomSearchOracle(NASOracle):
     """Samples architectures uniformly per active decision, never twice.
@@ -44,7 +42,7 @@ class RandomSearchOracle(NASOracle):
             values = self._sample()
             if self.is_new(values):
                 return values
-        return self._untried_at_random()
+        return self.untried_at_random()
 
     def _sample(self):
         values = {}
@@ -52,16 +50,3 @@ class RandomSearchOracle(NASOracle):
             if all(cond.is_active(values) for cond in hp.conditions):
                 values[hp.name] = hp.prob_to_value(float(self.rng.random()))
         return values
-
-    def _untried_at_random(self):
-        encoding = self.encoding
-        if not encoding.exact or encoding.count() > _EXHAUSTIVE_LIMIT:
-            return None
-        untried = [
-            values
-            for values in map(encoding.decode, encoding.enumerate())
-            if self.is_new(values)
-        ]
-        if not untried:
-            return None
-        return untried[int(self.rng.integers(len(untried)))]

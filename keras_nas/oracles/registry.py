@@ -2,12 +2,18 @@
 
 import keras_tuner as kt
 
+from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
+from keras_nas.oracles.neat import NEATOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
+from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
 
 STRATEGIES = {
     "random": RandomSearchOracle,
     "grid": GridSearchOracle,
+    "evolution": RegularizedEvolutionOracle,
+    "genetic": GeneticOracle,
+    "neat": NEATOracle,
 }
 
 

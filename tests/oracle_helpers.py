@@ -1,0 +1,99 @@
+"""Shared helpers of the oracle tests: small spaces, driving an oracle."""
+
+import json
+import zlib
+
+import keras_tuner as kt
+
+from keras_nas.oracles import NASOracle
+from keras_nas.spaces import MLP
+from keras_nas.spaces import NB201Cell
+
+OBJECTIVE = kt.Objective("val_accuracy", direction="max")
+
+
+
+
+def small_mlp():
+    """72 architectures: 8 of one layer, 64 of two."""
+    return MLP(
+        (4,), 3, min_layers=1, max_layers=2, widths=(4, 8),
+        activations=("relu", "tanh"), dropout_rates=(0.0,),
+        batch_norm=(False,), skip_connections=True,
+    )
+
+
+def tiny_mlp():
+    """6 architectures: 2 of one layer, 4 of two."""
+    return MLP(
+        (4,), 3, min_layers=1, max_layers=2, widths=(4, 8),
+        activations=("relu",), dropout_rates=(0.0,), batch_norm=(False,),
+        skip_connections=False,
+    )
+
+
+def nb201():
+    return NB201Cell((8, 8, 1), 3, channels=2)
+
+
+def declared(space):
+    hp = kt.HyperParameters()
+    space.declare_hyperparameters(hp)
+    return hp
+
+
+def continuous_space():
+    """A plain KerasTuner space with a continuous Float and a condition."""
+    hp = kt.HyperParameters()
+    hp.Float("lr", 1e-4, 1e-1, sampling="log")
+    hp.Choice("optimizer", ["adam", "sgd"])
+    with hp.conditional_scope("optimizer", ["sgd"]):
+        hp.Float("momentum", 0.0, 0.99)
+    hp.Int("units", 8, 64, step=8)
+    return hp
+
+
+def score(values):
+    """A deterministic objective of an architecture's values."""
+    text = json.dumps(values, sort_keys=True)
+    return zlib.crc32(text.encode()) / 2**32
+
+
+def start(oracle, hp, directory, project="p", space=None):
+    """Prepares an oracle as the tuner does: project dir, then the space."""
+    oracle._set_project_dir(str(directory), project)
+    oracle.verbose = 0
+    if space is not None and isinstance(oracle, NASOracle):
+        oracle.set_structure(space.structure())
+    oracle.update_space(hp)
+    return oracle
+
+
+def finish(oracle, trial, metrics):
+    """Reports `metrics` for a trial and ends it as completed."""
+    oracle.update_trial(trial.trial_id, metrics)
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+
+
+def drive(oracle, max_proposals=1000):
+    """Runs trials until STOPPED; returns (proposals, stopped)."""
+    proposals = []
+    while len(proposals) < max_proposals:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            return proposals, True
+        assert trial.status == "RUNNING", trial.status
+        values = dict(trial.hyperparameters.values)
+        proposals.append(values)
+        finish(oracle, trial, {"val_accuracy": score(values)})
+    return proposals, False
+
+
+def keys(enc, proposals):
+    return [enc.key(enc.encode(values)) for values in proposals]
+
+
+def assert_canonical(enc, values):
+    """`values` are exactly the active decisions of a valid architecture."""
+    assert enc.decode(enc.encode(values)) == values
