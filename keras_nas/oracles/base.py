@@ -1,5 +1,7 @@
 """`NASOracle`: what every keras-nas strategy shares."""
 
+import math
+
 import keras_tuner as kt
 import numpy as np
 
@@ -7,6 +9,7 @@ from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
 
 _EXHAUSTIVE_LIMIT = 200_000
+_ATTEMPTS = 50
 
 
 class NASOracle(kt.Oracle):
@@ -53,6 +56,7 @@ class NASOracle(kt.Oracle):
         self.structure = None
         self._encoding = None
         self._encoded_size = None
+        self._absorbed = 0
 
     @property
     def encoding(self):
@@ -78,7 +82,22 @@ class NASOracle(kt.Oracle):
         """
         raise NotImplementedError
 
+    def on_result(self, trial_id):
+        """Learns from a newly completed trial (nothing here).
+
+        Called once per completed trial with a finite score, in the order
+        trials ended (KerasTuner's `end_order`, part of the oracle state),
+        just before the next proposal. Trials that end out of order, or while
+        others still run, are taken in when they end, so no worker waits for
+        another; a reloaded oracle takes in whatever ended after its last
+        save. Failed trials never reach it.
+
+        Args:
+            trial_id: The id of the trial.
+        """
+
     def populate_space(self, trial_id):
+        self._absorb_results()
         values = self.propose(trial_id)
         if values is None:
             return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
@@ -87,6 +106,34 @@ class NASOracle(kt.Oracle):
     def is_new(self, values):
         """Whether no trial so far has used these values."""
         return not self._duplicate(values)
+
+    def fitness(self, trial_id):
+        """The trial's score, signed so that higher is always better."""
+        score = self.trials[trial_id].score
+        return score if self.objective.direction == "max" else -score
+
+    def vector(self, trial_id):
+        """The encoding vector of a trial's architecture."""
+        return self.encoding.encode(self.trials[trial_id].hyperparameters.values)
+
+    def random_new(self, transform=None):
+        """Returns the values of an untried random architecture.
+
+        Args:
+            transform: Optional function applied to each random vector
+                (NEAT starts from minimal topologies through it).
+
+        Returns:
+            The values, or `None` when every architecture was tried.
+        """
+        for _ in range(_ATTEMPTS):
+            vector = self.encoding.random_vector(self.rng)
+            if transform is not None:
+                vector = transform(vector)
+            values = self.encoding.decode(vector)
+            if self.is_new(values):
+                return values
+        return self.untried_at_random()
 
     def untried_at_random(self):
         """Picks uniformly among the architectures no trial has used.
@@ -110,12 +157,22 @@ class NASOracle(kt.Oracle):
             return None
         return untried[int(self.rng.integers(len(untried)))]
 
+    def _absorb_results(self):
+        for trial_id in self.end_order[self._absorbed :]:
+            trial = self.trials[trial_id]
+            completed = trial.status == kt.engine.trial.TrialStatus.COMPLETED
+            if completed and trial.score is not None and math.isfinite(trial.score):
+                self.on_result(trial_id)
+        self._absorbed = len(self.end_order)
+
     def get_state(self):
         state = super().get_state()
         state["rng_state"] = self.rng.bit_generator.state
+        state["absorbed"] = self._absorbed
         return state
 
     def set_state(self, state):
         super().set_state(state)
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng_state"]
+        self._absorbed = state["absorbed"]

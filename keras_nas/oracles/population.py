@@ -1,9 +1,5 @@
 """`PopulationOracle`: what the evolutionary strategies share."""
 
-import math
-
-import keras_tuner as kt
-
 from keras_nas import validation
 from keras_nas.oracles.base import NASOracle
 
@@ -21,12 +17,10 @@ def default_population_size(max_trials):
 class PopulationOracle(NASOracle):
     """Base of strategies that keep a population of finished trials.
 
-    Results reach the strategy in the order trials ended (KerasTuner's
-    `end_order`, part of the oracle state), through `on_result`, just before
-    the next proposal. Trials that end out of order, or while other trials
-    are still running, are simply absorbed when they end, so no worker waits
-    for another. A reloaded oracle absorbs whatever ended after its last
-    save. Failed trials and trials without a score are never members.
+    Members join through `NASOracle.on_result`, in the order trials end, so
+    failed trials are never members and no worker waits for another. Each
+    proposal is a child from `breed()`, tried again until it is new, else an
+    untried random founder.
 
     Subclasses implement `on_result(trial_id)` and `breed()`, and save their
     population in `get_state`/`set_state`. A `population_size` of `None`
@@ -53,22 +47,12 @@ class PopulationOracle(NASOracle):
         self.population_size = validation.check_positive_int(
             "population_size", population_size
         )
-        self._absorbed = 0
-
-    def on_result(self, trial_id):
-        """Takes a newly completed trial into the population.
-
-        Args:
-            trial_id: The id of a completed trial with a finite score.
-        """
-        raise NotImplementedError
 
     def breed(self):
         """Returns the vector of a child, or `None` to propose at random."""
         raise NotImplementedError
 
     def propose(self, trial_id):
-        self._absorb_results()
         for _ in range(_ATTEMPTS):
             vector = self.breed()
             if vector is None:
@@ -76,7 +60,7 @@ class PopulationOracle(NASOracle):
             values = self.encoding.decode(vector)
             if self.is_new(values):
                 return values
-        return self.random_new()
+        return self.random_new(self.founder)
 
     def founder(self, vector):
         """Shapes a random vector into a founding member (identity here).
@@ -84,42 +68,3 @@ class PopulationOracle(NASOracle):
         NEAT overrides it to start from minimal topologies.
         """
         return vector
-
-    def random_new(self):
-        """Returns the values of an untried random founding architecture.
-
-        Returns:
-            The values, or `None` when every architecture was tried.
-        """
-        for _ in range(_ATTEMPTS):
-            vector = self.founder(self.encoding.random_vector(self.rng))
-            values = self.encoding.decode(vector)
-            if self.is_new(values):
-                return values
-        return self.untried_at_random()
-
-    def fitness(self, trial_id):
-        """The trial's score, signed so that higher is always better."""
-        score = self.trials[trial_id].score
-        return score if self.objective.direction == "max" else -score
-
-    def vector(self, trial_id):
-        """The encoding vector of a trial's architecture."""
-        return self.encoding.encode(self.trials[trial_id].hyperparameters.values)
-
-    def _absorb_results(self):
-        for trial_id in self.end_order[self._absorbed :]:
-            trial = self.trials[trial_id]
-            completed = trial.status == kt.engine.trial.TrialStatus.COMPLETED
-            if completed and trial.score is not None and math.isfinite(trial.score):
-                self.on_result(trial_id)
-        self._absorbed = len(self.end_order)
-
-    def get_state(self):
-        state = super().get_state()
-        state["absorbed"] = self._absorbed
-        return state
-
-    def set_state(self, state):
-        super().set_state(state)
-        self._absorbed = state["absorbed"]
