@@ -1,5 +1,6 @@
 """Argument checks that raise Keras-style errors naming the argument."""
 
+import math
 import numbers
 
 
@@ -122,3 +123,33 @@ def check_positive_ints(name, values):
             f"list of distinct positive integers. Received: {name}={list(values)!r}"
         )
     return tuple(int(v) for v in values)
+
+
+def check_positive_float(name, value):
+    """Checks that `value` is a positive real number and returns it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value > 0
+        or not math.isfinite(value)
+    ):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a positive "
+            f"number. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_non_negative_float(name, value):
+    """Checks that `value` is a non-negative real number and returns it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value >= 0
+        or not math.isfinite(value)
+    ):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a non-negative "
+            f"number. Received: {name}={value!r}"
+        )
+    return float(value)

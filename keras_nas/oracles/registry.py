@@ -2,11 +2,13 @@
 
 import keras_tuner as kt
 
+from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
 from keras_nas.oracles.neat import NEATOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
 from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
+from keras_nas.oracles.reinforce import ReinforceOracle
 
 STRATEGIES = {
     "random": RandomSearchOracle,
@@ -14,6 +16,8 @@ STRATEGIES = {
     "evolution": RegularizedEvolutionOracle,
     "genetic": GeneticOracle,
     "neat": NEATOracle,
+    "dls": DLSOracle,
+    "reinforce": ReinforceOracle,
 }
 
 
