@@ -7,6 +7,7 @@ import os
 import sys
 
 import click
+from keras_nas_cli.bench_command import bench
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -78,7 +79,8 @@ def app():
 @click.option("--space", default="convnet", show_default=True,
               help="Search space: mlp, convnet or nb201.")
 @click.option("--strategy", default="random", show_default=True,
-              help="Search strategy: random, grid, evolution, genetic or neat.")
+              help=("Search strategy: random, grid, evolution, genetic, neat, "
+                    "bayesian, dls, reinforce or q_learning."))
 @click.option("--max-trials", default=10, show_default=True, type=int,
               help="Architectures to try.")
 @click.option("--epochs", default=10, show_default=True, type=int,
@@ -264,6 +266,9 @@ def _echo_export(path):
         if key in metrics
     )
     click.echo(f"Exported the best model to {path} ({figures}).")
+
+
+app.add_command(bench)
 
 
 def main():

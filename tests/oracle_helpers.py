@@ -97,3 +97,28 @@ def keys(enc, proposals):
 def assert_canonical(enc, values):
     """`values` are exactly the active decisions of a valid architecture."""
     assert enc.decode(enc.encode(values)) == values
+
+
+def deep_mlp(max_layers=5):
+    """An MLP space deep enough for topology growth."""
+    return MLP(
+        (4,), 3, min_layers=1, max_layers=max_layers, widths=(4, 8, 16),
+        activations=("relu", "tanh"), dropout_rates=(0.0, 0.2),
+    )
+
+
+def run(oracle, space, directory, n=1000, project="p"):
+    """Starts `oracle` on `space` and drives it for up to `n` proposals."""
+    start(oracle, declared(space), directory, project, space=space)
+    return drive(oracle, max_proposals=n)
+
+
+def fingerprint(proposals):
+    """A short pin of a list of proposals."""
+    return zlib.crc32(json.dumps(proposals, sort_keys=True).encode())
+
+
+def conv_share(values):
+    """The share of NB201 edges that are 3x3 convolutions (random: 0.2)."""
+    ops = [v for k, v in values.items() if k.startswith("edge_")]
+    return ops.count("nor_conv_3x3") / len(ops)

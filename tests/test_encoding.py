@@ -14,10 +14,6 @@ from keras_nas.spaces import ConvNet
 from keras_nas.spaces import NB201Cell
 
 
-
-
-
-
 def small_mlp(**kwargs):
     args = dict(
         input_shape=(4,),

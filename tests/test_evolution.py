@@ -1,7 +1,6 @@
 """Tests for the evolutionary oracles, driven directly (no training)."""
 
 import json
-import zlib
 
 import keras_tuner as kt
 import numpy as np
@@ -14,15 +13,18 @@ from keras_nas.oracles import NEATOracle
 from keras_nas.oracles import RegularizedEvolutionOracle
 from keras_nas.oracles import get_oracle
 from keras_nas.oracles import operators
-from keras_nas.spaces import MLP
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import assert_canonical
 from oracle_helpers import continuous_space
+from oracle_helpers import conv_share
 from oracle_helpers import declared
+from oracle_helpers import deep_mlp
 from oracle_helpers import drive
+from oracle_helpers import fingerprint
 from oracle_helpers import finish
 from oracle_helpers import keys
 from oracle_helpers import nb201
+from oracle_helpers import run
 from oracle_helpers import score
 from oracle_helpers import small_mlp
 from oracle_helpers import start
@@ -37,22 +39,6 @@ EVOLUTIONARY = {
     "neat": lambda **kw: NEATOracle(OBJECTIVE, population_size=6, **kw),
 }
 
-
-def deep_mlp():
-    return MLP(
-        (4,), 3, min_layers=1, max_layers=5, widths=(4, 8, 16),
-        activations=("relu", "tanh"), dropout_rates=(0.0, 0.2),
-    )
-
-
-def fingerprint(proposals):
-    """A short pin of a list of proposals."""
-    return zlib.crc32(json.dumps(proposals, sort_keys=True).encode())
-
-
-def run(oracle, space, tmp_path, n=None, project="p"):
-    start(oracle, declared(space), tmp_path, project, space=space)
-    return drive(oracle, max_proposals=n or 1000)
 
 
 @pytest.fixture(params=sorted(EVOLUTIONARY))
@@ -173,11 +159,6 @@ def test_failed_trials_never_join_the_population(make, tmp_path):
     members = oracle.members if isinstance(oracle, NEATOracle) else oracle.population
     assert members and not failed & set(members)
 
-
-def conv_share(values):
-    """The share of NB201 edges that are 3x3 convolutions (random: 0.2)."""
-    ops = [v for k, v in values.items() if k.startswith("edge_")]
-    return ops.count("nor_conv_3x3") / len(ops)
 
 
 def test_direction_of_the_objective_is_followed(make, tmp_path):

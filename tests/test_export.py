@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nas.export import export_saved_model, load_exported
+from keras_nas.export import export_saved_model
+from keras_nas.export import load_exported
 
 ARCHITECTURE = {
     "space": "convnet",

@@ -2,7 +2,6 @@
 
 import json
 import os
-import zlib
 
 import keras_tuner as kt
 import numpy as np
@@ -16,11 +15,14 @@ from keras_nas.oracles.reinforce import ReinforceOracle
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import assert_canonical
 from oracle_helpers import continuous_space
+from oracle_helpers import conv_share
 from oracle_helpers import declared
 from oracle_helpers import drive
+from oracle_helpers import fingerprint
 from oracle_helpers import finish
 from oracle_helpers import keys
 from oracle_helpers import nb201
+from oracle_helpers import run
 from oracle_helpers import score
 from oracle_helpers import small_mlp
 from oracle_helpers import start
@@ -29,20 +31,6 @@ from oracle_helpers import start
 def make(**kwargs):
     return ReinforceOracle(OBJECTIVE, **kwargs)
 
-
-def run(oracle, space, directory, n=1000, project="p"):
-    start(oracle, declared(space), directory, project, space=space)
-    return drive(oracle, max_proposals=n)
-
-
-def fingerprint(proposals):
-    return zlib.crc32(json.dumps(proposals, sort_keys=True).encode())
-
-
-def conv_share(values):
-    """The share of NB201 edges that are 3x3 convolutions (random: 0.2)."""
-    ops = [v for k, v in values.items() if k.startswith("edge_")]
-    return ops.count("nor_conv_3x3") / len(ops)
 
 
 def test_never_repeats_and_stops_when_the_space_is_spent(tmp_path):

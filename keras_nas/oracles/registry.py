@@ -2,10 +2,12 @@
 
 import keras_tuner as kt
 
+from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
 from keras_nas.oracles.neat import NEATOracle
+from keras_nas.oracles.q_learning import QLearningOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
 from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
 from keras_nas.oracles.reinforce import ReinforceOracle
@@ -18,6 +20,8 @@ STRATEGIES = {
     "neat": NEATOracle,
     "dls": DLSOracle,
     "reinforce": ReinforceOracle,
+    "q_learning": QLearningOracle,
+    "bayesian": BayesianOracle,
 }
 
 

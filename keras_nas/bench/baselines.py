@@ -1,0 +1,171 @@
+"""Strategies by name for benchmarks: our oracles and the baselines.
+
+Baselines are other libraries' searchers, run through the same KerasTuner
+contract as ours: KerasTuner's own random search and Bayesian optimisation,
+and Optuna's TPE sampler (wrapped in `OptunaTPEOracle`).
+"""
+
+import functools
+import importlib.util
+
+import keras_tuner as kt
+import numpy as np
+
+from keras_nas import validation
+from keras_nas.oracles import registry
+
+INSTALL_HINT = 'pip install "keras-nas[bench]"'
+
+BASELINES = ("kt_random", "kt_bayesian", "optuna_tpe")
+"""Names of the baselines, which resolve before `keras_nas.oracles.STRATEGIES`."""
+
+
+def optuna_available():
+    """Whether Optuna can be imported (the `optuna_tpe` baseline needs it)."""
+    return importlib.util.find_spec("optuna") is not None
+
+
+def comparison_baselines():
+    """The strategies every comparison includes: ours, KerasTuner's, Optuna's.
+
+    Returns:
+        `["random", "kt_random", "kt_bayesian"]`, plus `"optuna_tpe"` when
+        Optuna is installed.
+    """
+    names = ["random", "kt_random", "kt_bayesian"]
+    if optuna_available():
+        names.append("optuna_tpe")
+    return names
+
+
+def strategy_names():
+    """Every strategy name a benchmark accepts: baselines, then ours."""
+    ours = [name for name in registry.STRATEGIES if name not in BASELINES]
+    return list(BASELINES) + sorted(ours)
+
+
+def check_strategy(name):
+    """Returns `name` if it names a strategy; raises listing the valid ones."""
+    if not isinstance(name, str) or name not in strategy_names():
+        raise ValueError(
+            "Received an invalid value for `strategy`, expected one of "
+            f"{strategy_names()}. Received: strategy={name!r}"
+        )
+    return name
+
+
+def comparison_strategies(requested, baselines=True):
+    """The requested strategies followed by the baselines, without repeats.
+
+    Args:
+        requested: Strategy names.
+        baselines: Whether to add `comparison_baselines()`.
+
+    Returns:
+        A list of names.
+
+    Raises:
+        ValueError: If a name is unknown.
+    """
+    if isinstance(requested, str):
+        requested = [requested]
+    names = [check_strategy(name) for name in requested]
+    if baselines:
+        names += comparison_baselines()
+    return list(dict.fromkeys(names))
+
+
+def make_oracle(name, objective, max_trials, seed=None, hyperparameters=None):
+    """Creates the oracle of a strategy name.
+
+    Args:
+        name: A baseline (`BASELINES`) or a name of
+            `keras_nas.oracles.STRATEGIES`.
+        objective: The `keras_tuner.Objective` (or metric name) to optimise.
+        max_trials: The query budget.
+        seed: Random seed; `0` is a seed like any other. KerasTuner's
+            oracles receive `kerastuner_seed(seed)`.
+        hyperparameters: Optional `keras_tuner.HyperParameters` of the space,
+            which baselines use to size their defaults (KerasTuner's
+            Bayesian optimisation: its random start).
+
+    Returns:
+        A `keras_tuner.Oracle`.
+
+    Raises:
+        ValueError: If `name` is unknown.
+        ImportError: If a baseline's library is not installed.
+    """
+    check_strategy(name)
+    validation.check_positive_int("max_trials", max_trials)
+    if name == "kt_random":
+        return kt.oracles.RandomSearchOracle(
+            objective=objective, max_trials=max_trials, seed=kerastuner_seed(seed)
+        )
+    if name == "kt_bayesian":
+        return _kt_bayesian(objective, max_trials, seed, hyperparameters)
+    if name == "optuna_tpe":
+        from keras_nas.bench.optuna_tpe import OptunaTPEOracle
+
+        return OptunaTPEOracle(objective=objective, max_trials=max_trials, seed=seed)
+    return registry.get_oracle(name, objective, max_trials, seed=seed)
+
+
+def oracle_factory(name, hyperparameters=None):
+    """A picklable `make_oracle(objective, max_trials, seed)` for a name."""
+    check_strategy(name)
+    return functools.partial(_make, name, hyperparameters)
+
+
+def _make(name, hyperparameters, objective, max_trials, seed):
+    return make_oracle(name, objective, max_trials, seed, hyperparameters)
+
+
+def bayesian_initial_points(max_trials, hyperparameters=None):
+    """Random trials before KerasTuner's Bayesian oracle fits its process.
+
+    KerasTuner's own default, three per dimension (at least 3), capped at a
+    quarter of the budget (at least 2), so that a small budget still leaves
+    most queries to the Gaussian process.
+    """
+    dimensions = len(hyperparameters.space) if hyperparameters is not None else 0
+    default = max(3 * dimensions, 3)
+    return max(2, min(default, max_trials // 4))
+
+
+def _kt_bayesian(objective, max_trials, seed, hyperparameters):
+    missing = [m for m in ("sklearn", "scipy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            "The `kt_bayesian` baseline (KerasTuner's BayesianOptimizationOracle) "
+            f"needs scikit-learn and SciPy; {missing} not found. Install them "
+            f"with: {INSTALL_HINT}"
+        )
+    return kt.oracles.BayesianOptimizationOracle(
+        objective=objective,
+        max_trials=max_trials,
+        num_initial_points=bayesian_initial_points(max_trials, hyperparameters),
+        seed=kerastuner_seed(seed),
+    )
+
+
+def kerastuner_seed(seed):
+    """The seed a KerasTuner oracle gets for a benchmark seed.
+
+    KerasTuner draws the `k`-th random value of a search from
+    `random.Random(seed + k)`, so searches with consecutive seeds propose
+    the same values shifted by one decision: runs with seeds 0, 1, 2, ...
+    would not be independent. Each benchmark seed is therefore mixed into a
+    distant seed in `[1, 2**31 - 1]` (never 0, which KerasTuner would replace
+    by an unseeded random one).
+
+    Args:
+        seed: A non-negative integer, or `None`.
+
+    Returns:
+        An int, or `None` for `None`.
+    """
+    if seed is None:
+        return None
+    state = np.random.SeedSequence(seed).generate_state(1)[0]
+    return int(state % (2**31 - 1)) + 1
