@@ -132,9 +132,9 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
         raise click.BadParameter("expected at least one name.",
                                  param_hint="--strategy")
 
-    from keras_nas_cli.main import _import_keras_nas
+    from keras_nas_cli.common import import_keras_nas
 
-    _import_keras_nas()
+    import_keras_nas()
     from keras_nas import bench as benchmark
 
     for name in requested:

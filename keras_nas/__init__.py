@@ -1,5 +1,6 @@
 """keras-nas: neural architecture search for Keras."""
 
+from keras_nas import darts
 from keras_nas import datasets
 from keras_nas import oracles
 from keras_nas import spaces

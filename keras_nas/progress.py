@@ -49,7 +49,7 @@ class SearchProgress:
             result = f"{objective.name}={trial.score:.4f}"
         else:
             reason = (trial.message or "").strip().splitlines()
-            result = f"{trial.status}" + (f" ({reason[-1]})" if reason else "")
+            result = f"{trial.status}" + (f" ({reason[0]})" if reason else "")
         best = (
             f"best {best_trial.score:.4f}"
             if best_trial is not None and best_trial.score is not None
@@ -57,6 +57,41 @@ class SearchProgress:
         )
         self._print(
             f"Trial {number}{of_total} {result} | {best} | elapsed {elapsed} | {summary}"
+        )
+
+    def on_one_shot_epoch(self, epoch, epochs, logs, description):
+        """Reports one epoch of a one-shot (DARTS) search.
+
+        Args:
+            epoch: The 0-based epoch.
+            epochs: The number of epochs.
+            logs: The epoch's logs.
+            description: The architecture derived so far (`describe`).
+        """
+        elapsed = format_duration(time.monotonic() - (self.start or time.monotonic()))
+        figures = " ".join(
+            f"{name}={logs[name]:.4f}"
+            for name in ("loss", "val_accuracy", "parameter_free_fraction")
+            if name in logs
+        )
+        arch = description.get("arch_str") or format_architecture(
+            description["decisions"]
+        )
+        self._print(
+            f"One-shot epoch {epoch + 1}/{epochs} {figures} | elapsed {elapsed} | {arch}"
+        )
+
+    def on_time_limit(self, limit, finished):
+        """Reports that the search stopped at its time limit.
+
+        Args:
+            limit: The limit, in seconds.
+            finished: Trials finished (completed or failed) so far.
+        """
+        self._print(
+            f"Time limit of {format_duration(limit)} reached: stopped with "
+            f"{finished} finished trials; the trial in progress was not "
+            "counted and runs again on resume."
         )
 
     def _print(self, text):

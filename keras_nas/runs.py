@@ -16,6 +16,59 @@ SEARCH_FILE = "search.json"
 DATASET_FILE = "dataset.json"
 """Written by `keras-nas run`: the dataset and training settings."""
 CHECKPOINT_FILE = "checkpoint.weights.h5"
+ORACLE_FILE = "oracle.json"
+
+
+class ForeignFolderError(ValueError):
+    """A folder that is not a keras-nas run, which a run must not touch."""
+
+
+class CorruptRunError(ValueError):
+    """A keras-nas run whose files cannot be read."""
+
+
+def check_run_folder(path):
+    """Checks a folder before a search starts or resumes in it.
+
+    Args:
+        path: The run folder (`directory/project_name`).
+
+    Returns:
+        `True` if it holds a keras-nas run, `False` if it is missing or empty.
+
+    Raises:
+        ForeignFolderError: If it holds files but no keras-nas run.
+        CorruptRunError: If one of the run's JSON files cannot be read.
+    """
+    if not os.path.isdir(path) or not os.listdir(path):
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ForeignFolderError(f"{path} exists and is not a folder.")
+        return False
+    if not os.path.isfile(os.path.join(path, SEARCH_FILE)):
+        raise ForeignFolderError(
+            f"{path} is not a keras-nas run folder (it has no {SEARCH_FILE}) "
+            "and is left untouched: choose another --name or --directory."
+        )
+    names = [SEARCH_FILE, ORACLE_FILE] + [
+        os.path.join(entry, "trial.json")
+        for entry in sorted(os.listdir(path))
+        if entry.startswith("trial_")
+        and os.path.isfile(os.path.join(path, entry, "trial.json"))
+    ]
+    names += [
+        entry for entry in os.listdir(path)
+        if entry.endswith(".json") and entry not in names
+    ]
+    for name in names:
+        try:
+            _read_json(os.path.join(path, name))
+        except (OSError, ValueError) as error:
+            detail = " ".join(str(error).split())
+            raise CorruptRunError(
+                f"run {path} is corrupt: {name} cannot be read ({detail}); "
+                "pass --overwrite to start it over."
+            ) from None
+    return True
 
 
 def _read_json(path):

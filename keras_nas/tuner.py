@@ -2,6 +2,8 @@
 
 import json
 import os
+import time
+import traceback
 import zlib
 
 import keras
@@ -9,9 +11,20 @@ import keras_tuner as kt
 import tensorflow as tf
 from keras_tuner.src.engine import tuner_utils
 
+from keras_nas import distributed  # noqa: F401 (mutes a KerasTuner print)
+from keras_nas import trial_process as trial_process_module
 from keras_nas import validation
 from keras_nas.checkpoint import BestWeights
 from keras_nas.checkpoint import restore_weights
+from keras_nas.darts.one_shot import OneShotRun
+from keras_nas.darts.oracle import DartsOracle
+from keras_nas.failures import ArchitectureBuildError
+from keras_nas.failures import StopOnNaN
+from keras_nas.failures import TooManyFailuresError
+from keras_nas.failures import failure_reason
+from keras_nas.failures import first_line
+from keras_nas.files import write_json_atomically
+from keras_nas.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
 from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
@@ -22,6 +35,12 @@ from keras_nas.results import leaderboard
 from keras_nas.runs import SEARCH_FILE
 from keras_nas.runs import export_trial
 from keras_nas.spaces.base import SearchSpace
+from keras_nas.time_limit import StopAtDeadline
+from keras_nas.time_limit import TimeLimitReached
+from keras_nas.time_limit import parse_duration
+
+_STATUS = kt.engine.trial.TrialStatus
+TRIAL_PROCESSES = ("in_process", "subprocess")
 
 
 def default_distribution_strategy():
@@ -42,9 +61,11 @@ class NASTuner(kt.Tuner):
     Args:
         space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
             or a function `build(hp)` returning a compiled Keras model.
-        strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`) or a
-            `keras_tuner.Oracle` instance, whose own objective and budget
-            then apply.
+        strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`), or
+            `"darts"` for a one-shot DARTS search (`NB201Cell` or `ConvNet`
+            spaces; see `keras_nas.darts`), or a `keras_tuner.Oracle`
+            instance, whose own objective and budget then apply (a
+            `keras_nas.darts.DartsOracle` carries DARTS's options).
         objective: Metric to optimise (`"val_accuracy"` by default), or a
             `keras_tuner.Objective`.
         max_trials: Number of architectures to try at most.
@@ -57,6 +78,21 @@ class NASTuner(kt.Tuner):
             defaults to `MirroredStrategy` when more than one GPU is visible.
         max_params: Reject architectures with more parameters than
             this before training them (the trial is marked failed).
+        time_limit: Stop the search once this much time has passed since
+            `search()` began: seconds, or a text such as `"10m"` or
+            `"1h30m"`. The trial training at the limit stops after its
+            current batch and is not counted; it runs again when the search
+            is resumed. Finished trials are kept.
+        max_consecutive_failures: Stop the search (with
+            `keras_nas.failures.TooManyFailuresError`) after this many
+            failed trials in a row. A trial fails, with its reason recorded,
+            when its architecture cannot be built, its loss becomes NaN, it
+            runs out of memory or raises any other error.
+        trial_process: `"in_process"` (default) trains in this process;
+            `"subprocess"` trains each trial in a fresh child process, so
+            that nothing a trial leaves behind accumulates over a long
+            search (see `keras_nas.trial_process` for what it requires:
+            a picklable space, NumPy data, a `__main__` guard).
         verbose: 1 prints one line per trial, 0 prints nothing.
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
@@ -84,19 +120,42 @@ class NASTuner(kt.Tuner):
         overwrite=False,
         distribution_strategy=None,
         max_params=None,
+        time_limit=None,
+        max_consecutive_failures=5,
+        trial_process="in_process",
         verbose=1,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
         validation.check_positive_int("max_params", max_params, allow_none=True)
+        validation.check_positive_int(
+            "max_consecutive_failures", max_consecutive_failures
+        )
+        self.time_limit = (
+            None if time_limit is None else parse_duration("time_limit", time_limit)
+        )
+        self.max_consecutive_failures = max_consecutive_failures
+        self.trial_process = validation.check_one_of(
+            "trial_process", trial_process, TRIAL_PROCESSES
+        )
         if not isinstance(space, kt.HyperModel) and not callable(space):
             raise ValueError(
                 "Received an invalid value for `space`, expected a "
                 "keras_nas SearchSpace, a keras_tuner.HyperModel or a function "
                 f"build(hp). Received: space={space!r}"
             )
+        if strategy == "darts":
+            strategy = DartsOracle(objective=objective, seed=seed)
         oracle = get_oracle(strategy, objective, max_trials, seed)
+        if isinstance(oracle, DartsOracle):
+            _check_one_shot(space, self.time_limit)
+        # The limit is applied here, after each trial is saved; KerasTuner's
+        # own check raises inside `end_trial`, before the state is written.
+        oracle.max_consecutive_failed_trials = None
         self.space = space
+        self.stopped_by_time_limit = False
+        self._deadline = None
+        self._consecutive_failures = 0
         self.seed = seed if seed is not None else oracle.seed
         if isinstance(oracle, NASOracle) and isinstance(space, SearchSpace):
             oracle.set_structure(space.structure())
@@ -113,7 +172,17 @@ class NASTuner(kt.Tuner):
             max_model_size=max_params,
             **kwargs,
         )
+        if not self._is_worker():
+            # Written at once, so a search killed before its first trial
+            # ended is resumed rather than started over.
+            self.save()
         self._write_search_file()
+
+    def save(self):
+        """Saves the oracle and the tuner state, each file atomically."""
+        if not self._is_worker():
+            self.oracle.save()
+        write_json_atomically(self._get_tuner_fname(), self.get_state())
 
     def _populate_initial_space(self):
         """Declares the space without building models for our own spaces.
@@ -136,17 +205,73 @@ class NASTuner(kt.Tuner):
         line per trial instead.
         """
         fit_kwargs.setdefault("verbose", 0)
-        super().search(*fit_args, **fit_kwargs)
+        if isinstance(self.hypermodel, SearchSpace):
+            validation.check_fit_data(self.hypermodel, fit_args, fit_kwargs)
+        if isinstance(self.oracle, DartsOracle) and self.oracle.architecture is None:
+            self._run_one_shot(fit_args, fit_kwargs)
+        self.stopped_by_time_limit = False
+        if self.time_limit is not None:
+            self._deadline = time.monotonic() + self.time_limit
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        except TimeLimitReached:
+            self.stopped_by_time_limit = True
+            self.save()
+            self.progress.on_time_limit(self.time_limit, self._finished_trials())
+            self.on_search_end()
+        finally:
+            self._deadline = None
+
+    def _run_one_shot(self, fit_args, fit_kwargs):
+        """Runs (or resumes) the DARTS search; the oracle gets its result."""
+        x = fit_args[0] if fit_args else fit_kwargs.get("x")
+        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+        validation_data = fit_kwargs.get("validation_data")
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise ValueError(
+                "Received an invalid value for `validation_data`: DARTS trains "
+                "the architecture weights on it, so it needs (x_val, y_val). "
+                f"Received: validation_data={type(validation_data).__name__}"
+            )
+        self.progress.on_search_begin(
+            f"One-shot DARTS search on {self._space_label()}, "
+            f"{fit_kwargs.get('epochs', 1)} epochs"
+        )
+        run = OneShotRun(
+            self.hypermodel,
+            self.project_dir,
+            seed=self.seed,
+            search_options=self.oracle.search_options,
+            distribution_strategy=self.distribution_strategy,
+            on_epoch=self.progress.on_one_shot_epoch,
+        )
+        self.oracle.architecture = run.run(
+            x, y, validation_data[0], validation_data[1],
+            epochs=fit_kwargs.get("epochs", 1),
+            batch_size=fit_kwargs.get("batch_size") or 32,
+        )
+        self.oracle.save()
+
+    def pre_create_trial(self):
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise TimeLimitReached()
+
+    def _finished_trials(self):
+        return sum(
+            t.status in (_STATUS.COMPLETED, _STATUS.FAILED)
+            for t in self.oracle.trials.values()
+        )
 
     def on_search_begin(self):
         super().on_search_begin()
         self.oracle.verbose = 0
-        done = sum(
-            t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values()
-        )
+        done = 0
+        if not self._is_worker():
+            done = self._finished_trials()
+            self._consecutive_failures = _trailing_failures(self.oracle)
         resumed = f", resuming after {done} finished trials" if done else ""
         self.progress.on_search_begin(
-            f"Search: {type(self.oracle).__name__} on {self._space_label()}, "
+            f"Search: {self._oracle_label()} on {self._space_label()}, "
             f"objective {self.oracle.objective.name}, "
             f"up to {self.oracle.max_trials} trials{resumed}"
         )
@@ -164,9 +289,46 @@ class NASTuner(kt.Tuner):
             best_trial=best,
             summary=self._summary(trial.hyperparameters.values),
         )
+        if trial.status == _STATUS.FAILED:
+            self._consecutive_failures += 1
+        else:
+            self._consecutive_failures = 0
+        if self._consecutive_failures >= self.max_consecutive_failures:
+            raise TooManyFailuresError(
+                f"The search stopped after {self._consecutive_failures} "
+                "consecutive failed trials (max_consecutive_failures="
+                f"{self.max_consecutive_failures}); the last failed with: "
+                f"{first_line(trial.message or 'no reason recorded')}"
+            )
+
+    def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
+        """Runs a trial; a failure is recorded with its reason, not raised.
+
+        The trial's message starts with a one-line reason (shown in the
+        progress line and the leaderboard) followed by the traceback.
+        """
+        try:
+            self._run_and_update_trial(trial, *fit_args, **fit_kwargs)
+            trial.status = _STATUS.COMPLETED
+        except (TimeLimitReached, kt.errors.FatalError):
+            raise
+        except Exception as error:
+            trial.status = _STATUS.FAILED
+            trial.message = f"{failure_reason(error)}\n\n{traceback.format_exc()}"
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
-        """Trains the trial's architecture; returns the best epoch's metrics."""
+        """Trains the trial's architecture; returns the best epoch's metrics.
+
+        The gradient functions TensorFlow registers for the trial's traced
+        train step are released at the end, so that trials do not
+        accumulate their training graphs in memory.
+        """
+        with release_custom_gradients():
+            if self.trial_process == "subprocess":
+                return self._run_trial_in_subprocess(trial, fit_args, fit_kwargs)
+            return self._run_trial_in_process(trial, fit_args, fit_kwargs)
+
+    def _run_trial_in_process(self, trial, fit_args, fit_kwargs):
         checkpoint = BestWeights(
             self.oracle.objective, self._get_checkpoint_fname(trial.trial_id)
         )
@@ -176,18 +338,68 @@ class NASTuner(kt.Tuner):
             callbacks = self._deepcopy_callbacks(user_callbacks)
             self._configure_tensorboard_dir(callbacks, trial, execution)
             callbacks.append(tuner_utils.TunerCallback(self, trial))
+            callbacks.append(StopOnNaN())
             callbacks.append(checkpoint)
+            deadline = None
+            if self._deadline is not None:
+                deadline = StopAtDeadline(self._deadline)
+                callbacks.append(deadline)
             results.append(
                 self._build_and_fit_model(
                     trial, *fit_args, callbacks=callbacks, **fit_kwargs
                 )
             )
+            if deadline is not None and deadline.reached:
+                raise TimeLimitReached()
+        return results
+
+    def _run_trial_in_subprocess(self, trial, fit_args, fit_kwargs):
+        """Trains each execution in a child process (`keras_nas.trial_process`).
+
+        The child adds its own NaN check, best-epoch checkpoint and deadline.
+        """
+        user_callbacks = fit_kwargs.pop("callbacks", [])
+        results, best_value = [], None
+        for execution in range(self.executions_per_trial):
+            callbacks = self._deepcopy_callbacks(user_callbacks)
+            self._configure_tensorboard_dir(callbacks, trial, execution)
+            result = trial_process_module.fit_in_subprocess(
+                self.hypermodel,
+                trial.hyperparameters,
+                fit_args,
+                {**fit_kwargs, "callbacks": callbacks},
+                seed=self._trial_seed(trial.trial_id),
+                objective=self.oracle.objective,
+                checkpoint_path=self._get_checkpoint_fname(trial.trial_id),
+                build_config_path=self._get_build_config_fname(trial.trial_id),
+                max_params=self.max_model_size,
+                deadline=self._deadline,
+                best_value=best_value,
+            )
+            if result.checkpoint_written:
+                best_value = result.best_value
+            results.append(result.metrics(self.oracle.objective))
+            if result.deadline_reached:
+                raise TimeLimitReached()
         return results
 
     def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
         hp = trial.hyperparameters
         keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
-        model = self._try_build(hp)
+        try:
+            model = self._try_build(hp)
+        except (
+            kt.errors.FailedTrialError,
+            kt.errors.FatalError,
+            tf.errors.ResourceExhaustedError,
+            MemoryError,
+        ):
+            raise
+        except Exception as error:
+            raise ArchitectureBuildError(
+                "the architecture could not be built: "
+                f"{type(error).__name__}: {first_line(error)}"
+            ) from error
         params = model.count_params()
         history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
         tuner_utils.validate_trial_results(
@@ -312,6 +524,10 @@ class NASTuner(kt.Tuner):
             description["decisions"]
         )
 
+    def _oracle_label(self):
+        # A worker's oracle is KerasTuner's client of the chief's oracle.
+        return type(getattr(self.oracle, "_oracle", self.oracle)).__name__
+
     def _space_label(self):
         if isinstance(self.hypermodel, SearchSpace):
             return self.hypermodel.space_name
@@ -319,7 +535,7 @@ class NASTuner(kt.Tuner):
 
     def _search_settings(self):
         strategy = type(self.oracle).__name__
-        for name, cls in STRATEGIES.items():
+        for name, cls in {**STRATEGIES, "darts": DartsOracle}.items():
             if type(self.oracle) is cls:
                 strategy = name
         space = self.hypermodel
@@ -342,6 +558,34 @@ class NASTuner(kt.Tuner):
             return
         with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
             json.dump(self._search_settings(), f, indent=2)
+
+
+def _check_one_shot(space, time_limit):
+    """Checks what a DARTS search needs: a NB201Cell or ConvNet space."""
+    from keras_nas.spaces import ConvNet
+    from keras_nas.spaces import NB201Cell
+
+    if not isinstance(space, (NB201Cell, ConvNet)):
+        raise ValueError(
+            "Received an invalid value for `space`: the 'darts' strategy "
+            "searches NB201Cell or ConvNet spaces. Received: "
+            f"space={type(space).__name__}"
+        )
+    if time_limit is not None:
+        raise ValueError(
+            "Received an invalid value for `time_limit`: the 'darts' strategy "
+            f"has no time limit. Received: time_limit={time_limit}"
+        )
+
+
+def _trailing_failures(oracle):
+    """How many trials failed in a row at the end of the oracle's history."""
+    count = 0
+    for trial_id in reversed(oracle.end_order):
+        if oracle.trials[trial_id].status != _STATUS.FAILED:
+            break
+        count += 1
+    return count
 
 
 def _trial_number(trial_id):

@@ -26,3 +26,25 @@ def tiny_images():
     x = rng.normal(size=(36, 8, 8, 1)).astype("float32") * 0.1
     x += y[:, None, None, None].astype("float32")
     return x, y
+
+
+@pytest.fixture
+def npz_dataset(tmp_path):
+    """A 40-sample, 6-feature, 2-class `.npz` dataset; returns its path."""
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
+    path = tmp_path / "toy.npz"
+    np.savez(path, x=x, y=y)
+    return str(path)
+
+
+@pytest.fixture
+def npz_images(tmp_path):
+    """A 60-sample `.npz` of 8x8 images in 3 classes; returns its path."""
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    x = rng.normal(size=(60, 8, 8)).astype("float32") * 0.1 + y[:, None, None]
+    path = tmp_path / "images.npz"
+    np.savez(path, x=x, y=y)
+    return str(path)

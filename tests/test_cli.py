@@ -2,32 +2,9 @@
 
 import json
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
-from keras_nas_cli.main import app
-
-
-@pytest.fixture
-def npz_dataset(tmp_path):
-    rng = np.random.default_rng(0)
-    y = np.arange(40) % 2
-    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
-    path = tmp_path / "toy.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def run_args(tmp_path, dataset, *extra):
-    return (
-        "run", "--dataset", dataset, "--space", "mlp", "--epochs", 1,
-        "--directory", tmp_path / "runs", "--name", "toy",
-        "--export-dir", tmp_path / "models", *extra,
-    )
+from cli_helpers import invoke
+from cli_helpers import run_args
 
 
 def test_run_searches_shows_progress_and_exports(tmp_path, npz_dataset):

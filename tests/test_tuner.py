@@ -195,3 +195,51 @@ def test_seed_zero_is_a_seed(tiny_images, tmp_path):
         proposals.append(tuner.oracle.create_trial("tuner0").hyperparameters.values)
     assert tuner.oracle.seed == 0
     assert proposals[0] == proposals[1]
+
+
+@pytest.mark.parametrize(
+    "x_shape, labels, message",
+    [
+        ((36, 8, 8), None, r"`x`: samples of shape \(8, 8\) do not fit"),
+        ((36, 4, 4, 1), None, r"input_shape \(8, 8, 1\)"),
+        (None, 3, r"`y`: labels must be integers in \[0, 3\).*holds 3"),
+        (None, -1, r"`y`.*holds -1"),
+    ],
+)
+def test_search_rejects_data_that_does_not_fit_the_space(
+    tiny_images, tmp_path, x_shape, labels, message
+):
+    x, y = tiny_images
+    if x_shape is not None:
+        x = np.zeros(x_shape, dtype="float32")
+    if labels is not None:
+        y = y.copy()
+        y[5] = labels
+    tuner = kn.NASTuner(tiny_mlp(tiny_images), max_trials=1,
+                        directory=tmp_path, seed=0)
+    with pytest.raises(ValueError, match=message):
+        tuner.search(x, y, epochs=1)
+    assert not tuner.oracle.trials
+
+
+def test_search_checks_validation_data_too(tiny_images, tmp_path):
+    x, y = tiny_images
+    tuner = kn.NASTuner(tiny_mlp(tiny_images), max_trials=1,
+                        directory=tmp_path, seed=0)
+    with pytest.raises(ValueError, match=r"`validation_data\[1\]`"):
+        tuner.search(x, y, validation_data=(x, y + 5), epochs=1)
+
+
+def test_trials_leave_no_gradient_registrations_behind(tiny_images, tmp_path):
+    from tensorflow.python.framework import ops as tf_ops
+
+    def registered():
+        return {name for name in tf_ops.gradient_registry._registry
+                if str(name).startswith("CustomGradient-")}
+
+    before = registered()
+    tuner = kn.NASTuner(tiny_mlp(tiny_images), max_trials=3,
+                        directory=tmp_path, seed=0, verbose=0)
+    search(tuner, tiny_images)
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 3
+    assert registered() == before

@@ -1,12 +1,14 @@
 """`NASOracle`: what every keras-nas strategy shares."""
 
 import math
+import os
 
 import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
+from keras_nas.files import write_json_atomically
 
 _EXHAUSTIVE_LIMIT = 200_000
 _ATTEMPTS = 50
@@ -22,6 +24,10 @@ class NASOracle(kt.Oracle):
     the oracle's hyperparameters (the whole space, as the space declared it)
     and rebuilt if the space grows. The random generator's state is part of
     the oracle state, so a reloaded search continues the same sequence.
+
+    `oracle.json` and the trial files are written atomically, and a reload
+    squares the two where a crash fell between them, so a search killed at
+    any moment resumes without losing or rerunning a finished trial.
 
     Args:
         objective: Name of the metric to optimise, or a
@@ -164,6 +170,43 @@ class NASOracle(kt.Oracle):
             if completed and trial.score is not None and math.isfinite(trial.score):
                 self.on_result(trial_id)
         self._absorbed = len(self.end_order)
+
+    def save(self):
+        write_json_atomically(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        write_json_atomically(path, trial.get_state())
+
+    def reload(self):
+        super().reload()
+        self._recover_unsaved_trials()
+
+    def _recover_unsaved_trials(self):
+        """Squares the oracle state with the trial files after a crash.
+
+        KerasTuner writes a trial's file, then `oracle.json`. A crash between
+        the two leaves a trial that ended in its own file only (it would run
+        again) or one that was created in its own file only (it would never
+        run). The first is ended, the second queued to run.
+        """
+        status = kt.engine.trial.TrialStatus
+        ended = set(self.end_order)
+        for trial_id in sorted(self.trials):
+            trial = self.trials[trial_id]
+            if trial_id in ended:
+                continue
+            if trial.status in (status.COMPLETED, status.FAILED):
+                self.end_order.append(trial_id)
+                if trial_id in self._retry_queue:
+                    self._retry_queue.remove(trial_id)
+                self._run_times[trial_id] = max(self._run_times[trial_id], 1)
+            elif trial_id not in self._retry_queue:
+                trial.status = status.RUNNING
+                self._retry_queue.append(trial_id)
+                if trial_id not in self.start_order:
+                    self.start_order.append(trial_id)
+                self._record_values(trial)
 
     def get_state(self):
         state = super().get_state()

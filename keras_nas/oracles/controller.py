@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nas.files import write_atomically
 from keras_nas.oracles.base import NASOracle
 
 CONTROLLER_DEVICE = "cpu:0"
@@ -39,10 +40,7 @@ def write_arrays(path, arrays):
     """
     buffer = io.BytesIO()
     np.savez(buffer, *arrays)
-    temporary = f"{path}.tmp"
-    with tf.io.gfile.GFile(temporary, "wb") as f:
-        f.write(buffer.getvalue())
-    tf.io.gfile.rename(temporary, path, overwrite=True)
+    write_atomically(path, buffer.getvalue())
 
 
 def read_arrays(path):

@@ -1,5 +1,7 @@
 """Strategies by name, for `NASTuner(strategy=...)` and the CLI."""
 
+import inspect
+
 import keras_tuner as kt
 
 from keras_nas.oracles.bayesian import BayesianOracle
@@ -25,7 +27,7 @@ STRATEGIES = {
 }
 
 
-def get_oracle(strategy, objective, max_trials, seed=None):
+def get_oracle(strategy, objective, max_trials, seed=None, **options):
     """Resolves a strategy name or oracle into a `keras_tuner.Oracle`.
 
     Args:
@@ -35,14 +37,22 @@ def get_oracle(strategy, objective, max_trials, seed=None):
         objective: The objective for a named strategy.
         max_trials: The trial budget for a named strategy.
         seed: The seed for a named strategy.
+        **options: Further constructor arguments of a named strategy (such
+            as `population_size` for `"evolution"`).
 
     Returns:
         A `keras_tuner.Oracle`.
 
     Raises:
-        ValueError: If `strategy` is neither a known name nor an oracle.
+        ValueError: If `strategy` is neither a known name nor an oracle, or
+            an option is unknown or invalid.
     """
     if isinstance(strategy, kt.Oracle):
+        if options:
+            raise ValueError(
+                "Received options for a keras_tuner.Oracle instance, which is "
+                f"used as it is. Received: {sorted(options)}"
+            )
         return strategy
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise ValueError(
@@ -50,6 +60,25 @@ def get_oracle(strategy, objective, max_trials, seed=None):
             f"{sorted(STRATEGIES)} or a keras_tuner.Oracle instance. "
             f"Received: strategy={strategy!r}"
         )
-    return STRATEGIES[strategy](
-        objective=objective, max_trials=max_trials, seed=seed
-    )
+    cls = STRATEGIES[strategy]
+    known = _arguments(cls) - {"objective", "max_trials", "seed"}
+    for key in options:
+        if key not in known:
+            raise ValueError(
+                f"Received an invalid argument for the {strategy!r} strategy: "
+                f"{key!r}; it takes {', '.join(sorted(known))}. "
+                f"Received: {key}={options[key]!r}"
+            )
+    return cls(objective=objective, max_trials=max_trials, seed=seed, **options)
+
+
+def _arguments(cls):
+    """The named constructor arguments of an oracle class and its bases."""
+    names = set()
+    for klass in cls.__mro__:
+        if klass is object or "__init__" not in vars(klass):
+            continue
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                names.add(parameter.name)
+    return names - {"self"}

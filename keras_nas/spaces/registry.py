@@ -1,5 +1,7 @@
 """Built-in spaces by name, for the CLI and saved runs."""
 
+import inspect
+
 from keras_nas.spaces.conv import ConvNet
 from keras_nas.spaces.mlp import MLP
 from keras_nas.spaces.nb201 import NB201Cell
@@ -20,11 +22,25 @@ def get_space(name, input_shape, num_classes, **kwargs):
         A `SearchSpace`.
 
     Raises:
-        ValueError: If `name` is not a built-in space.
+        ValueError: If `name` is not a built-in space, or an argument is
+            unknown or invalid.
     """
     if name not in SPACES:
         raise ValueError(
             f"Received an invalid value for `space`, expected one of "
             f"{sorted(SPACES)}. Received: space={name!r}"
         )
-    return SPACES[name](input_shape=input_shape, num_classes=num_classes, **kwargs)
+    cls = SPACES[name]
+    _check_arguments(cls, name, kwargs, ("input_shape", "num_classes"))
+    return cls(input_shape=input_shape, num_classes=num_classes, **kwargs)
+
+
+def _check_arguments(cls, name, kwargs, reserved):
+    parameters = inspect.signature(cls).parameters
+    known = [p for p in parameters if p not in reserved and p != "name"]
+    for key in kwargs:
+        if key not in known:
+            raise ValueError(
+                f"Received an invalid argument for the {name!r} space: {key!r}; "
+                f"it takes {', '.join(known)}. Received: {key}={kwargs[key]!r}"
+            )

@@ -1,0 +1,54 @@
+"""Helpers shared by the `keras-nas` commands."""
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+
+import click
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """Hides what C++ code writes to fd 2 (TensorFlow's start-up log lines).
+
+    The bench runner has its own copy: any module inside keras_nas imports
+    TensorFlow with the package, so this one must live outside it.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras_nas():
+    """Imports keras_nas (and TensorFlow) without TensorFlow's start-up noise."""
+    with stderr_silenced():
+        return importlib.import_module("keras_nas")
+
+
+def check_choice(option, value, choices):
+    """Raises a `click.BadParameter` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise click.BadParameter(
+            f"{value!r} is not one of {', '.join(choices)}.", param_hint=option
+        )
+
+
+def echo_export(path):
+    """Prints where the best model went, with its validation and test figures."""
+    with open(os.path.join(path, "metrics.json")) as f:
+        metrics = json.load(f)
+    figures = ", ".join(
+        f"{key} {metrics[key]:.4f}"
+        for key in ("val_accuracy", "test_accuracy")
+        if key in metrics
+    )
+    click.echo(f"Exported the best model to {path} ({figures}).")

@@ -1,0 +1,118 @@
+"""`keras-nas run --config FILE`: search settings from a YAML or JSON file."""
+
+import json
+import os
+
+import yaml
+
+RUN_KEYS = {
+    "dataset": "a text",
+    "space": "a name or a mapping with `name` and the space's arguments",
+    "strategy": "a name or a mapping with `name` and the strategy's arguments",
+    "max_trials": "a positive integer",
+    "epochs": "a positive integer",
+    "batch_size": "a positive integer",
+    "objective": "a text",
+    "directory": "a text",
+    "name": "a text",
+    "seed": "an integer",
+    "export_dir": "a text",
+    "time_limit": "seconds or a duration such as '10m'",
+    "max_failures": "a positive integer",
+    "trial_process": "a text",
+    "workers": "a positive integer",
+}
+"""The keys a config file may hold: the options of `keras-nas run`."""
+
+
+class ConfigError(ValueError):
+    """A config file cannot be read or holds unknown keys or wrong types."""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fits(key, value):
+    if key in ("space", "strategy"):
+        if isinstance(value, dict):
+            return isinstance(value.get("name"), str) and all(
+                isinstance(k, str) for k in value
+            )
+        return isinstance(value, str)
+    if key == "seed":
+        return _is_int(value)
+    if key == "time_limit":
+        return isinstance(value, str) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool)
+        )
+    if RUN_KEYS[key] == "a positive integer":
+        return _is_int(value) and value > 0
+    return isinstance(value, str)
+
+
+def load_config(path):
+    """Reads and validates a search config, without running any code.
+
+    YAML is read with `yaml.safe_load`, which builds only plain mappings,
+    lists, text and numbers; JSON with `json.load`.
+
+    Args:
+        path: A `.yaml`, `.yml` or `.json` file holding one mapping whose keys
+            are among `RUN_KEYS`.
+
+    Returns:
+        The mapping.
+
+    Raises:
+        ConfigError: If the file is missing, unreadable, not a mapping, or
+            holds an unknown key or a value of the wrong type.
+
+    Example:
+
+    ```yaml
+    dataset: digits
+    space: {name: convnet, max_blocks: 3}
+    strategy: {name: evolution, sample_size: 4}
+    max_trials: 20
+    time_limit: 30m
+    ```
+    """
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".yaml", ".yml", ".json"):
+        raise ConfigError(
+            f"{path}: expected a .yaml, .yml or .json file, received "
+            f"{extension or 'no extension'}."
+        )
+    try:
+        with open(path) as f:
+            config = json.load(f) if extension == ".json" else yaml.safe_load(f)
+    except OSError as error:
+        raise ConfigError(f"{path}: {error.strerror}.") from None
+    except (ValueError, yaml.YAMLError) as error:
+        detail = " ".join(str(error).split())
+        raise ConfigError(f"{path} is not valid {extension[1:].upper()}: {detail}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of settings, received "
+            f"{type(config).__name__}."
+        )
+    for key, value in config.items():
+        if key not in RUN_KEYS:
+            raise ConfigError(
+                f"{path}: unknown key {key!r}; known keys are "
+                f"{', '.join(RUN_KEYS)}."
+            )
+        if not _fits(key, value):
+            raise ConfigError(
+                f"{path}: {key} must be {RUN_KEYS[key]}, received {value!r}."
+            )
+    return config
+
+
+def split_named(value):
+    """Splits a `space`/`strategy` setting into its name and its arguments."""
+    if isinstance(value, dict):
+        options = dict(value)
+        return options.pop("name"), options
+    return value, {}

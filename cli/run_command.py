@@ -1,0 +1,289 @@
+"""`keras-nas run`: search a space on a dataset and export the best model."""
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+
+import click
+from click.core import ParameterSource
+
+from keras_nas_cli.common import check_choice
+from keras_nas_cli.common import echo_export
+from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.config_file import ConfigError
+from keras_nas_cli.config_file import load_config
+from keras_nas_cli.config_file import split_named
+
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
+_POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
+
+
+@click.command()
+@click.option("--config", "config_path", default=None, type=click.Path(),
+              help=("A .yaml or .json file of these settings (keys as the "
+                    "options, with underscores); options given here win."))
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits, tfds:NAME[:SPLIT], or a .npz (x, y) / .csv file.")
+@click.option("--space", default="convnet", show_default=True,
+              help="Search space: mlp, convnet or nb201.")
+@click.option("--strategy", default="random", show_default=True,
+              help=("Search strategy: random, grid, evolution, genetic, neat, "
+                    "bayesian, dls, reinforce, q_learning, or darts (one-shot, "
+                    "with --space nb201 or convnet)."))
+@click.option("--max-trials", default=10, show_default=True, type=int,
+              help="Architectures to try.")
+@click.option("--epochs", default=10, show_default=True, type=int,
+              help="Training epochs per trial.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--objective", default="val_accuracy", show_default=True,
+              help="Metric to optimise: " + ", ".join(OBJECTIVES) + ".")
+@click.option("--directory", default="runs", show_default=True,
+              help="Folder holding runs.")
+@click.option("--name", default=None,
+              help="Run name [default: DATASET-SPACE-STRATEGY].")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--export-dir", default="saved_models", show_default=True,
+              help="The best model is exported to EXPORT_DIR/NAME.")
+@click.option("--time-limit", default=None,
+              help=("Stop after this long (e.g. 90s, 10m, 2h30m), keep the "
+                    "finished trials and export the best so far."))
+@click.option("--max-failures", default=5, show_default=True, type=int,
+              help="Stop after this many failed trials in a row.")
+@click.option("--trial-process", default="in_process", show_default=True,
+              help=("in_process, or subprocess: train each trial in a fresh "
+                    "child process, for long searches."))
+@click.option("--workers", default=None, type=int,
+              help=("Run a KerasTuner chief and this many workers on this "
+                    "machine (loopback)."))
+@click.option("--overwrite/--resume", default=None,
+              help="Start an existing run over, or continue it.")
+@click.pass_context
+def run(ctx, config_path, overwrite, **options):
+    """Search a space on a dataset and export the best model."""
+    settings = _settings(ctx, config_path, options)
+    kn = import_keras_nas()
+    from keras_nas import distributed
+    from keras_nas import failures
+
+    try:
+        role = distributed.role()
+    except RuntimeError as error:
+        raise click.UsageError(str(error)) from None
+    space_name, space_options = split_named(settings["space"])
+    strategy_name, strategy_options = split_named(settings["strategy"])
+    check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES) + ["darts"])
+    check_choice("--space", space_name, sorted(kn.spaces.SPACES))
+    check_choice("--objective", settings["objective"], OBJECTIVES)
+    check_choice("--trial-process", settings["trial_process"],
+                 kn.tuner.TRIAL_PROCESSES)
+    time_limit = _time_limit(settings["time_limit"])
+    if settings["workers"] is not None and time_limit is not None:
+        raise click.UsageError("--time-limit cannot be combined with --workers.")
+    if strategy_name == "darts" and (
+        settings["workers"] is not None or time_limit is not None
+    ):
+        raise click.UsageError(
+            "--strategy darts is one search: it takes neither --workers nor "
+            "--time-limit."
+        )
+    name = settings["name"] or _default_name(
+        settings["dataset"], space_name, strategy_name
+    )
+    run_dir = os.path.join(settings["directory"], name)
+    existing = role != "worker" and _check_run_folder(run_dir, overwrite)
+    try:
+        data = kn.datasets.load_dataset(settings["dataset"], seed=settings["seed"])
+        search_space = kn.spaces.get_space(
+            space_name, data.input_shape, data.num_classes, **space_options
+        )
+        if strategy_name == "darts":
+            oracle = kn.darts.DartsOracle(
+                objective=settings["objective"], seed=settings["seed"],
+                **strategy_options,
+            )
+        else:
+            oracle = kn.oracles.get_oracle(
+                strategy_name, settings["objective"], settings["max_trials"],
+                settings["seed"], **strategy_options,
+            )
+    except (ValueError, FileNotFoundError) as error:
+        raise click.UsageError(str(error)) from None
+    if existing and not overwrite:
+        _check_same_run(
+            run_dir,
+            {"dataset": settings["dataset"], "seed": settings["seed"],
+             "space": space_name, "strategy": strategy_name},
+        )
+    if settings["workers"] is not None:
+        sys.exit(_launch(distributed, settings, existing, overwrite))
+    try:
+        # KerasTuner prints "Reloading Tuner from ..." on resume; our search
+        # line says how many trials are resumed.
+        with contextlib.redirect_stdout(io.StringIO()):
+            tuner = kn.NASTuner(
+                search_space,
+                strategy=oracle,
+                max_trials=settings["max_trials"],
+                seed=settings["seed"],
+                directory=settings["directory"],
+                project_name=name,
+                overwrite=bool(overwrite) and role != "worker",
+                time_limit=time_limit,
+                max_consecutive_failures=settings["max_failures"],
+                trial_process=settings["trial_process"],
+            )
+    except ValueError as error:
+        if not existing:
+            raise click.UsageError(str(error)) from None
+        raise click.UsageError(
+            f"run {run_dir} cannot be resumed ({type(error).__name__}: "
+            f"{' '.join(str(error).split())}); pass --overwrite to start it over."
+        ) from None
+    except (RuntimeError, KeyError, TypeError) as error:
+        if not existing:
+            raise
+        raise click.UsageError(
+            f"run {run_dir} cannot be resumed ({type(error).__name__}: "
+            f"{' '.join(str(error).split())}); pass --overwrite to start it over."
+        ) from None
+    if role != "worker":
+        click.echo(data.summary())
+        _write_dataset_file(run_dir, settings)
+    try:
+        tuner.search(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+        )
+    except failures.TooManyFailuresError as error:
+        raise click.ClickException(
+            f"{error} The finished trials are kept: fix the cause and pass "
+            "--resume to continue."
+        ) from None
+    if role == "worker":
+        return
+    tuner.results_summary()
+    try:
+        path = tuner.export(
+            os.path.join(settings["export_dir"], name),
+            x_test=data.x_test,
+            y_test=data.y_test,
+            overwrite=True,
+        )
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    echo_export(path)
+
+
+def _settings(ctx, config_path, options):
+    """Merges the config file under the options given on the command line."""
+    config = {}
+    if config_path is not None:
+        try:
+            config = load_config(config_path)
+        except ConfigError as error:
+            raise click.BadParameter(str(error), param_hint="--config") from None
+    settings = {}
+    for key, value in options.items():
+        given = ctx.get_parameter_source(key) in (
+            ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT
+        )
+        settings[key] = value if given or key not in config else config[key]
+    for key in _POSITIVE:
+        value = settings[key]
+        if value is not None and value < 1:
+            raise click.BadParameter(
+                f"expected a positive integer, received {value}.",
+                param_hint="--" + key.replace("_", "-"),
+            )
+    return settings
+
+
+def _time_limit(value):
+    from keras_nas.time_limit import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration("time_limit", value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration such as 90s, 10m or 1h30m, received {value!r}.",
+            param_hint="--time-limit",
+        ) from None
+
+
+def _check_run_folder(run_dir, overwrite):
+    """Says whether `run_dir` holds a run; refuses what must not be touched."""
+    from keras_nas import runs
+
+    try:
+        existing = runs.check_run_folder(run_dir)
+    except runs.CorruptRunError as error:
+        if overwrite:
+            return True
+        raise click.UsageError(str(error)) from None
+    except runs.ForeignFolderError as error:
+        raise click.UsageError(str(error)) from None
+    if existing and overwrite is None:
+        raise click.UsageError(
+            f"run {run_dir} exists: pass --resume to continue it or "
+            "--overwrite to start over."
+        )
+    return existing
+
+
+def _default_name(dataset, space, strategy):
+    label = os.path.splitext(os.path.basename(dataset.replace(":", "-")))[0]
+    return f"{label}-{space}-{strategy}"
+
+
+def _write_dataset_file(run_dir, settings):
+    from keras_nas.runs import DATASET_FILE
+
+    keys = ("dataset", "seed", "epochs", "batch_size")
+    with open(os.path.join(run_dir, DATASET_FILE), "w") as f:
+        json.dump({key: settings[key] for key in keys}, f, indent=2)
+
+
+def _check_same_run(run_dir, requested):
+    """Refuses to resume a run with other settings than it was started with."""
+    from keras_nas.runs import DATASET_FILE
+    from keras_nas.runs import SEARCH_FILE
+
+    saved = {}
+    for filename in (SEARCH_FILE, DATASET_FILE):
+        path = os.path.join(run_dir, filename)
+        if os.path.isfile(path):
+            with open(path) as f:
+                saved.update(json.load(f))
+    for key, value in requested.items():
+        if key in saved and saved[key] != value:
+            raise click.UsageError(
+                f"run {run_dir} was started with {key} {saved[key]!r}, not "
+                f"{value!r}: pass the same settings with --resume, or --overwrite."
+            )
+
+
+def _launch(distributed, settings, existing, overwrite):
+    """Runs the same search as a chief and `workers` workers; returns the code.
+
+    Every process reads the resolved settings from one temporary config file.
+    """
+    child = {k: v for k, v in settings.items() if k != "workers" and v is not None}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "search.json")
+        with open(path, "w") as f:
+            json.dump(child, f)
+        command = [sys.executable, "-m", "keras_nas_cli.main", "run", "--config", path]
+        if existing:
+            command.append("--overwrite" if overwrite else "--resume")
+        try:
+            return distributed.launch(command, settings["workers"])
+        except distributed.LaunchError as error:
+            raise click.ClickException(str(error)) from None

@@ -1,0 +1,59 @@
+"""Failed trials: one-line reasons, NaN detection, the consecutive limit."""
+
+import math
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+
+
+class ArchitectureBuildError(kt.errors.FailedTrialError):
+    """The space could not build a trial's architecture."""
+
+
+class NaNLossError(kt.errors.FailedTrialError):
+    """A trial's loss became NaN or infinite."""
+
+
+class TooManyFailuresError(RuntimeError):
+    """The search stopped after too many consecutive failed trials."""
+
+
+def first_line(error):
+    """The first non-empty line of an exception's message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def failure_reason(error):
+    """Says in one line why a trial failed.
+
+    Args:
+        error: The exception the trial raised.
+
+    Returns:
+        A line such as `out of memory: ...`, `the loss became nan at epoch
+        2`, or `ValueError: ...`.
+    """
+    if isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError)):
+        return f"out of memory: {first_line(error)}"
+    if isinstance(error, kt.errors.FailedTrialError):
+        return first_line(error)
+    return f"{type(error).__name__}: {first_line(error)}"
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Fails the trial at the end of an epoch whose loss is NaN or infinite.
+
+    A diverged model would otherwise finish its epochs and be scored on
+    meaningless predictions. Checked per epoch, so that no batch waits for
+    its loss to reach Python.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name in ("loss", "val_loss"):
+            value = (logs or {}).get(name)
+            if value is not None and not math.isfinite(float(value)):
+                raise NaNLossError(
+                    f"the {name} became {float(value)} at epoch {epoch + 1}"
+                )

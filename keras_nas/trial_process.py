@@ -1,0 +1,605 @@
+"""Trials in child processes, for long searches whose memory must stay flat.
+
+`fit_in_subprocess` builds and trains one architecture in a child process
+started with multiprocessing's "spawn" method, so the child inherits none of
+the parent's TensorFlow state and all of its memory is returned when it
+exits, whatever TensorFlow, Keras or a user's space leave behind. What
+crosses back is small: the per-epoch metrics, the parameter count, and two
+files (the best epoch's weights and the model's build config).
+(`keras_nas.gradient_registry.release_custom_gradients`, which `NASTuner`
+applies to every trial, already removes the leak measured in-process.)
+
+Requirements of subprocess trials:
+
+- The space, the hyperparameters and every argument of `fit` are pickled to
+  the child: a `SearchSpace`, a `keras_tuner.HyperModel` subclass or a build
+  function defined at module level, and NumPy data. A lambda or nested build
+  function, a `tf.data.Dataset` or a generator cannot cross
+  (`ValueError`), nor can classes defined in a notebook.
+- Like any "spawn" child, the child imports the script that started the
+  search: keep the search under `if __name__ == "__main__":`.
+- User callbacks are passed to the child when they can be pickled (Keras's
+  `EarlyStopping`, `CSVLogger` and `TensorBoard` can); they run in the
+  child, so a callback's state (for example a `History` kept by the caller)
+  is not updated in the parent.
+- The child trains under TensorFlow's default distribution strategy.
+- Each child pays TensorFlow's import and start-up (a few seconds on a
+  small CPU), so this mode suits long searches rather than quick ones.
+"""
+
+import dataclasses
+import importlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import sys
+import traceback
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+from keras_tuner.src.engine import objective as objective_module
+from keras_tuner.src.engine import tuner_utils
+
+from keras_nas.checkpoint import BestWeights
+from keras_nas.failures import ArchitectureBuildError
+from keras_nas.failures import StopOnNaN
+from keras_nas.failures import first_line
+from keras_nas.time_limit import StopAtDeadline
+
+_CHILD_TRACEBACK = "Traceback in the trial's child process:"
+_JOIN_SECONDS = 30
+
+
+class TrialProcessError(RuntimeError):
+    """An error raised in a trial's child process, or the child's death.
+
+    The message starts with the child's exception type and message and ends
+    with the child's traceback.
+
+    Attributes:
+        type_name: Name of the child's exception type (`None` when the child
+            died without raising).
+        child_message: The child's exception message.
+        child_traceback: The child's traceback text.
+    """
+
+    def __init__(
+        self, message, type_name=None, child_message=None, child_traceback=None
+    ):
+        super().__init__(message)
+        self.type_name = type_name
+        self.child_message = child_message
+        self.child_traceback = child_traceback
+
+
+class TrialOutOfMemoryError(TrialProcessError, MemoryError):
+    """The child ran out of memory (`MemoryError`, `ResourceExhaustedError`)."""
+
+
+class TrialProcessKilledError(TrialProcessError):
+    """The child was ended by a signal before it reported a result.
+
+    Attributes:
+        signal_number: The signal's number (9 for `SIGKILL`, which is what
+            the system's out-of-memory killer sends).
+    """
+
+    def __init__(self, message, signal_number):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+@dataclasses.dataclass
+class TrialProcessResult:
+    """What a child process reports about its trial.
+
+    Attributes:
+        history: Per-epoch metrics, a dict of lists of floats such as
+            `{"loss": [...], "val_accuracy": [...]}`; for a `fit` that
+            returns one dict or one value, a single epoch.
+        params: The model's parameter count.
+        best_value: The objective's value at the best epoch, `None` when
+            the logs do not contain it.
+        checkpoint_written: Whether the child wrote `checkpoint_path` (not
+            when `best_value` was given and no epoch beat it).
+        deadline_reached: Whether training stopped at `deadline`.
+    """
+
+    history: dict
+    params: int
+    best_value: float = None
+    checkpoint_written: bool = True
+    deadline_reached: bool = False
+
+    def keras_history(self):
+        """The history as a `keras.callbacks.History`, as `fit` returns it."""
+        history = keras.callbacks.History()
+        history.history = {
+            name: list(values) for name, values in self.history.items()
+        }
+        history.epoch = list(
+            range(max((len(v) for v in self.history.values()), default=0))
+        )
+        return history
+
+    def metrics(self, objective):
+        """The best epoch's metrics plus `params`, as `NASTuner` records them.
+
+        Args:
+            objective: The oracle's `keras_tuner.Objective`.
+
+        Returns:
+            A dict of floats: the metrics of the best epoch by `objective`
+            and `"params"`.
+        """
+        history = self.keras_history()
+        tuner_utils.validate_trial_results(
+            history, objective, "HyperModel.fit()"
+        )
+        metrics = tuner_utils.convert_to_metrics_dict(history, objective)
+        return {**metrics, "params": float(self.params)}
+
+
+def fit_in_subprocess(
+    hypermodel,
+    hp,
+    fit_args=(),
+    fit_kwargs=None,
+    *,
+    seed,
+    objective,
+    checkpoint_path,
+    build_config_path,
+    max_params=None,
+    deadline=None,
+    best_value=None,
+    epoch_callback=None,
+):
+    """Builds and trains one trial's model in a fresh child process.
+
+    In the child: `keras.utils.set_random_seed(seed)`, `hypermodel.build(hp)`,
+    `hypermodel.fit(hp, model, *fit_args, **fit_kwargs)` with the callbacks
+    of `NASTuner` (`StopOnNaN`, `BestWeights`, `StopAtDeadline`), then the
+    best epoch's weights are written to `checkpoint_path` and
+    `model.get_build_config()` as JSON to `build_config_path`.
+
+    Args:
+        hypermodel: A picklable `keras_tuner.HyperModel` (a keras-nas
+            space, or `DefaultHyperModel` around a module-level function).
+        hp: The trial's `keras_tuner.HyperParameters`.
+        fit_args: Positional arguments of `fit` (NumPy arrays).
+        fit_kwargs: Keyword arguments of `fit`; `callbacks` are passed to the
+            child if they can be pickled.
+        seed: The trial's random seed.
+        objective: The `keras_tuner.Objective` (or a metric name) that
+            ranks epochs for the checkpoint.
+        checkpoint_path: Where the child writes the best epoch's weights
+            (a `.weights.h5` path).
+        build_config_path: Where the child writes the model's build config.
+        max_params: Fail the trial (`keras_tuner.errors.FailedTrialError`)
+            before training if the model has more parameters.
+        deadline: A `time.monotonic()` value at which training stops after
+            its current batch (`result.deadline_reached` is then `True`).
+        best_value: The best objective value of an earlier execution of
+            the same trial: the child then writes `checkpoint_path` only if
+            one of its epochs beats it.
+        epoch_callback: A function `(epoch, logs) -> bool` called in the
+            parent at the end of each of the child's epochs; returning
+            `True` stops the child's training.
+
+    Returns:
+        A `TrialProcessResult`; `result.metrics(objective)` gives what
+        `NASTuner.run_trial` records.
+
+    Raises:
+        ValueError: If an input cannot be pickled or the child cannot load
+            it.
+        keras_tuner.errors.FailedTrialError: If the child raised one (or a
+            subclass, re-raised as the same class when it can be imported),
+            for example an architecture that cannot be built or a NaN loss.
+        keras_tuner.errors.FatalError: If the child raised one.
+        TrialOutOfMemoryError: If the child ran out of memory.
+        TrialProcessKilledError: If a signal ended the child.
+        TrialProcessError: For any other error in the child, with its type,
+            message and traceback.
+
+    Example:
+
+    ```python
+    result = fit_in_subprocess(
+        space, hp, (x, y), {"validation_data": (x_val, y_val), "epochs": 2},
+        seed=1, objective="val_accuracy",
+        checkpoint_path="trial.weights.h5", build_config_path="build.json",
+    )
+    result.metrics(keras_tuner.Objective("val_accuracy", "max"))
+    ```
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(
+            "Received an invalid value for `seed`, expected an integer. "
+            f"Received: seed={seed!r}"
+        )
+    if epoch_callback is not None and not callable(epoch_callback):
+        raise ValueError(
+            "Received an invalid value for `epoch_callback`, expected a "
+            "function (epoch, logs) -> bool. "
+            f"Received: epoch_callback={epoch_callback!r}"
+        )
+    fit_kwargs = dict(fit_kwargs or {})
+    settings = {
+        "seed": seed,
+        "objective": objective_module.create_objective(objective),
+        "checkpoint_path": os.fspath(checkpoint_path),
+        "build_config_path": os.fspath(build_config_path),
+        "max_params": max_params,
+        "deadline": deadline,
+        "best_value": best_value,
+        "report_epochs": epoch_callback is not None,
+    }
+    payload = {
+        "hypermodel": _pickle("hypermodel", hypermodel),
+        "hp": _pickle("hp", hp),
+        "fit_args": [
+            _pickle(f"fit_args[{i}]", value) for i, value in enumerate(fit_args)
+        ],
+        "fit_kwargs": {
+            key: _pickle(f"fit_kwargs[{key!r}]", value)
+            for key, value in fit_kwargs.items()
+        },
+        "settings": _pickle("objective", settings),
+    }
+    context = multiprocessing.get_context("spawn")
+    connection, child_connection = context.Pipe(duplex=True)
+    process = context.Process(
+        target=_child_main, args=(child_connection,), name="keras-nas-trial"
+    )
+    process.start()
+    child_connection.close()
+    try:
+        message = _exchange(connection, process, payload, epoch_callback)
+    except BaseException:
+        # Interrupted, or `epoch_callback` raised: the child is not awaited.
+        connection.close()
+        _reap(process, wait=0)
+        raise
+    connection.close()
+    exitcode = _reap(process)
+    if message is None:
+        raise _death_error(exitcode)
+    if message[0] == "result":
+        return TrialProcessResult(**message[1])
+    raise _rebuild_error(message[1])
+
+
+def _pickle(name, value):
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        raise ValueError(
+            f"Received a value for `{name}` that cannot be pickled, and "
+            "subprocess trials need picklable spaces and NumPy data: a "
+            "SearchSpace, a HyperModel subclass or a build function defined "
+            "at module level (not a lambda or a nested function), and NumPy "
+            "arrays (not a tf.data.Dataset or a generator). "
+            f"Received: {name}={shown} ({type(error).__name__}: "
+            f"{first_line(error)})"
+        ) from error
+
+
+def _exchange(connection, process, payload, epoch_callback):
+    """Sends the inputs, answers epoch reports, returns the final message.
+
+    Returns `None` when the child ended without a result.
+    """
+    try:
+        connection.send(payload)
+    except OSError:
+        return None
+    while True:
+        multiprocessing.connection.wait([connection, process.sentinel])
+        if not connection.poll():
+            return None
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return None
+        if message[0] != "epoch":
+            return message
+        stop = bool(epoch_callback(message[1], message[2]))
+        connection.send(stop)
+
+
+def _reap(process, wait=_JOIN_SECONDS):
+    """Waits for the child to exit (ending it if it hangs); its exit code."""
+    process.join(wait)
+    if process.exitcode is None:
+        process.terminate()
+        process.join(5)
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+    exitcode = process.exitcode
+    process.close()
+    return exitcode
+
+
+def _death_error(exitcode):
+    if exitcode is not None and exitcode < 0:
+        number = -exitcode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        hint = (
+            "; SIGKILL usually means the system's out-of-memory killer ended it"
+            if number == getattr(signal, "SIGKILL", None)
+            else ""
+        )
+        return TrialProcessKilledError(
+            f"The trial's child process was killed by {name} ({number}) "
+            f"before it reported a result{hint}.",
+            number,
+        )
+    return TrialProcessError(
+        f"The trial's child process exited with code {exitcode} before it "
+        "reported a result; its error, if any, is printed above. A script "
+        "that runs subprocess trials must start the search under "
+        "`if __name__ == '__main__':`, since the child imports the script."
+    )
+
+
+def _rebuild_error(info):
+    """Turns the child's description of its exception into a parent error."""
+    text = (
+        f"{info['message']}\n\n{_CHILD_TRACEBACK}\n{info['traceback']}".rstrip()
+    )
+    kind = info["kind"]
+    if kind == "load":
+        return ValueError(
+            "The trial's child process could not load "
+            f"`{info['input']}`: {info['type']}: {first_line(info['message'])}. "
+            "Subprocess trials need spaces, functions and classes importable "
+            "from a module (not defined in a notebook or an interactive "
+            f"session).\n\n{_CHILD_TRACEBACK}\n{info['traceback']}".rstrip()
+        )
+    if kind in ("failed_trial", "fatal"):
+        base = (
+            kt.errors.FailedTrialError
+            if kind == "failed_trial"
+            else kt.errors.FatalError
+        )
+        cls = _import_class(info["module"], info["qualname"])
+        if cls is None or not issubclass(cls, base):
+            cls = base
+        try:
+            return cls(text)
+        except Exception:
+            return base(text)
+    arguments = {
+        "type_name": info["type"],
+        "child_message": info["message"],
+        "child_traceback": info["traceback"],
+    }
+    message = f"{info['type']}: {text}"
+    if kind == "oom":
+        return TrialOutOfMemoryError(message, **arguments)
+    return TrialProcessError(message, **arguments)
+
+
+def _import_class(module, qualname):
+    try:
+        value = importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except Exception:
+        return None
+    return value if isinstance(value, type) else None
+
+
+def _describe_error(error, kind=None, **extra):
+    if kind is None:
+        if isinstance(error, kt.errors.FailedTrialError):
+            kind = "failed_trial"
+        elif isinstance(error, kt.errors.FatalError):
+            kind = "fatal"
+        elif isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)):
+            kind = "oom"
+        else:
+            kind = "other"
+    return {
+        "kind": kind,
+        "type": type(error).__name__,
+        "module": type(error).__module__,
+        "qualname": type(error).__qualname__,
+        "message": str(error),
+        "traceback": traceback.format_exc(),
+        **extra,
+    }
+
+
+# The child's side.
+
+
+def _child_main(connection):
+    """Entry point of the child: load the inputs, train, report, exit."""
+    try:
+        message = ("result", _child_run(connection))
+    except _LoadError as error:
+        message = ("error", error.info)
+    except Exception as error:
+        message = ("error", _describe_error(error))
+    try:
+        connection.send(message)
+    except Exception as error:  # e.g. an exception that cannot be pickled
+        try:
+            connection.send(("error", _describe_error(error)))
+        except Exception:  # the parent is gone
+            pass
+    connection.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skips TensorFlow's slow interpreter teardown; every file is closed.
+    os._exit(0)
+
+
+class _LoadError(Exception):
+    """An input could not be unpickled in the child."""
+
+    def __init__(self, info):
+        super().__init__(info["message"])
+        self.info = info
+
+
+def _load(name, blob):
+    try:
+        return pickle.loads(blob)
+    except Exception as error:
+        raise _LoadError(
+            _describe_error(error, kind="load", input=name)
+        ) from None
+
+
+def _child_run(connection):
+    payload = connection.recv()
+    hypermodel = _load("hypermodel", payload["hypermodel"])
+    hp = _load("hp", payload["hp"])
+    settings = _load("settings", payload["settings"])
+    fit_args = [
+        _load(f"fit_args[{i}]", blob)
+        for i, blob in enumerate(payload["fit_args"])
+    ]
+    fit_kwargs = {
+        key: _load(f"fit_kwargs[{key!r}]", blob)
+        for key, blob in payload["fit_kwargs"].items()
+    }
+    return _fit(connection, hypermodel, hp, fit_args, fit_kwargs, **settings)
+
+
+class _KeepBest(BestWeights):
+    """`BestWeights` that may start from an earlier execution's best value."""
+
+    def __init__(self, objective, filepath, best_value=None):
+        super().__init__(objective, filepath)
+        self.best_value = best_value
+        self.must_beat = best_value is not None
+        self.written = False
+
+    def on_train_end(self, logs=None):
+        if self.must_beat and self.best_weights is None:
+            return
+        super().on_train_end(logs)
+        self.written = True
+
+
+class _ReportEpochs(keras.callbacks.Callback):
+    """Sends each epoch's logs to the parent and obeys its answer."""
+
+    def __init__(self, connection):
+        super().__init__()
+        self.connection = connection
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.connection.send(("epoch", epoch, _floats(logs or {})))
+        if self.connection.recv():
+            self.model.stop_training = True
+
+
+def _fit(
+    connection,
+    hypermodel,
+    hp,
+    fit_args,
+    fit_kwargs,
+    seed,
+    objective,
+    checkpoint_path,
+    build_config_path,
+    max_params,
+    deadline,
+    best_value,
+    report_epochs,
+):
+    """Builds and trains as `NASTuner._build_and_fit_model` does."""
+    keras.utils.set_random_seed(seed)
+    keras.backend.clear_session(free_memory=False)
+    try:
+        model = hypermodel.build(hp)
+    except (kt.errors.FailedTrialError, kt.errors.FatalError):
+        raise
+    except Exception as error:
+        raise ArchitectureBuildError(
+            "the architecture could not be built: "
+            f"{type(error).__name__}: {first_line(error)}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise kt.errors.FatalTypeError(
+            "Expected the space's build(hp) to return a keras.Model. "
+            f"Received: {model!r} of type {type(model)}."
+        )
+    params = model.count_params()
+    if max_params and params > max_params:
+        raise kt.errors.FailedTrialError(
+            f"Oversized model: {params} parameters, more than "
+            f"max_params={max_params}. Skipped before training."
+        )
+    checkpoint = _KeepBest(objective, checkpoint_path, best_value)
+    callbacks = list(fit_kwargs.pop("callbacks", None) or [])
+    if report_epochs:
+        callbacks.append(_ReportEpochs(connection))
+    callbacks += [StopOnNaN(), checkpoint]
+    stop_at_deadline = None
+    if deadline is not None:
+        stop_at_deadline = StopAtDeadline(deadline)
+        callbacks.append(stop_at_deadline)
+    history = hypermodel.fit(
+        hp, model, *fit_args, callbacks=callbacks, **fit_kwargs
+    )
+    tuner_utils.validate_trial_results(history, objective, "HyperModel.fit()")
+    with open(build_config_path, "w") as f:
+        json.dump(model.get_build_config(), f)
+    best = checkpoint.best_value
+    return {
+        "history": _history_dict(history, objective),
+        "params": int(params),
+        "best_value": None if best is None else float(best),
+        "checkpoint_written": checkpoint.written,
+        "deadline_reached": bool(stop_at_deadline and stop_at_deadline.reached),
+    }
+
+
+def _history_dict(history, objective):
+    """Per-epoch metrics as plain lists of floats."""
+    if isinstance(history, keras.callbacks.History):
+        return {
+            name: [float(v) for v in values]
+            for name, values in history.history.items()
+            if _all_numbers(values)
+        }
+    if isinstance(history, dict):
+        return {name: [float(v)] for name, v in _floats(history).items()}
+    return {objective.name: [float(history)]}
+
+
+def _floats(logs):
+    out = {}
+    for name, value in logs.items():
+        try:
+            out[name] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _all_numbers(values):
+    try:
+        [float(v) for v in values]
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,127 @@
+"""`NASTuner(strategy="darts")` and `keras-nas run --strategy darts`."""
+
+import json
+
+import pytest
+from cli_helpers import invoke
+
+import keras_nas as kn
+from keras_nas.darts import one_shot
+
+OPERATIONS = ("none", "skip_connect", "nor_conv_3x3")
+
+
+def _space(num_classes=3):
+    return kn.spaces.NB201Cell(input_shape=(8, 8, 1), num_classes=num_classes,
+                               operations=OPERATIONS, channels=2)
+
+
+def _search(tuner, tiny_images, epochs=2):
+    x, y = tiny_images
+    tuner.search(x, y, validation_data=(x, y), epochs=epochs, batch_size=12)
+
+
+def test_darts_searches_retrains_and_exports(tiny_images, tmp_path, capsys):
+    tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path,
+                        project_name="p", seed=0)
+    _search(tuner, tiny_images)
+    out = capsys.readouterr().out
+    assert "One-shot epoch 1/2" in out and "One-shot epoch 2/2" in out
+    assert "parameter_free_fraction=" in out and "Trial 1/1" in out
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED"]
+    run = tmp_path / "p"
+    state = json.loads((run / one_shot.STATE_FILE).read_text())
+    assert state["finished"] and state["epoch"] == 2
+    assert state["architecture"] == trials[0].hyperparameters.values
+    assert "none" not in state["architecture"].values()
+    alphas = json.loads((run / one_shot.ALPHAS_FILE).read_text())
+    epochs = alphas["decisions_by_epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert set(epochs[-1]["alphas"]) == {f"edge_{t}_{s}" for t, s in
+                                         kn.spaces.nb201.EDGES}
+    for weights in epochs[-1]["alphas"].values():
+        assert set(weights) == set(OPERATIONS)
+        assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+    assert (run / one_shot.HEATMAP_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    path = tuner.export(tmp_path / "export")
+    architecture = json.loads((path / "architecture.json").read_text())
+    assert architecture["strategy"] == "darts"
+    assert architecture["arch_str"] == _space().to_arch_str(state["architecture"])
+
+
+class Interrupt(BaseException):
+    """Stands for the process dying after an epoch was saved."""
+
+
+def test_interrupted_one_shot_search_resumes_from_its_last_epoch(
+    tiny_images, tmp_path, capsys, monkeypatch
+):
+    tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path,
+                        project_name="p", seed=0)
+
+    def stop_after_first(epoch, epochs, logs, description):
+        raise Interrupt()
+
+    monkeypatch.setattr(tuner.progress, "on_one_shot_epoch", stop_after_first)
+    with pytest.raises(Interrupt):
+        _search(tuner, tiny_images, epochs=3)
+    state = json.loads((tmp_path / "p" / one_shot.STATE_FILE).read_text())
+    assert state["epoch"] == 1 and not state["finished"]
+    capsys.readouterr()
+
+    resumed = kn.NASTuner(_space(), strategy="darts", directory=tmp_path,
+                          project_name="p", seed=0)
+    _search(resumed, tiny_images, epochs=3)
+    out = capsys.readouterr().out
+    assert "One-shot epoch 1/3" not in out
+    assert "One-shot epoch 2/3" in out and "One-shot epoch 3/3" in out
+    state = json.loads((tmp_path / "p" / one_shot.STATE_FILE).read_text())
+    assert state["finished"] and [h["epoch"] for h in state["history"]] == [1, 2, 3]
+    assert [t.status for t in resumed.oracle.trials.values()] == ["COMPLETED"]
+
+    resumed.oracle.architecture = None
+    with pytest.raises(ValueError, match="started with epochs=3"):
+        _search(resumed, tiny_images, epochs=4)
+
+
+def test_darts_needs_a_cell_or_convnet_space_and_validation_data(tiny_images, tmp_path):
+    mlp = kn.spaces.MLP(input_shape=(8, 8, 1), num_classes=3)
+    with pytest.raises(ValueError, match="NB201Cell or ConvNet"):
+        kn.NASTuner(mlp, strategy="darts", directory=tmp_path)
+    with pytest.raises(ValueError, match="time_limit"):
+        kn.NASTuner(_space(), strategy="darts", time_limit=60, directory=tmp_path)
+    with pytest.raises(ValueError, match="'orderr'"):
+        kn.darts.DartsOracle(orderr=2)
+    tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path, seed=0)
+    x, y = tiny_images
+    with pytest.raises(ValueError, match="validation_data"):
+        tuner.search(x, y, epochs=1)
+
+
+def test_cli_runs_darts_from_a_config(tmp_path, npz_images):
+    config = tmp_path / "darts.yaml"
+    config.write_text(
+        "space: {name: nb201, channels: 2, operations: [none, skip_connect, "
+        "nor_conv_3x3]}\nstrategy: {name: darts, order: 2}\n"
+    )
+    result = invoke("run", "--config", config, "--dataset", npz_images,
+                    "--epochs", 1, "--directory", tmp_path / "runs",
+                    "--name", "d", "--export-dir", tmp_path / "models")
+    assert result.exit_code == 0, result.output
+    assert "One-shot epoch 1/1" in result.output and "Trial 1/1" in result.output
+    architecture = json.loads(
+        (tmp_path / "models" / "d" / "architecture.json").read_text()
+    )
+    assert architecture["strategy"] == "darts" and "arch_str" in architecture
+    assert (tmp_path / "runs" / "d" / one_shot.HEATMAP_FILE).exists()
+
+
+def test_cli_refuses_darts_on_an_mlp(tmp_path, npz_dataset):
+    result = invoke("run", "--dataset", npz_dataset, "--space", "mlp",
+                    "--strategy", "darts", "--directory", tmp_path / "runs")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "NB201Cell or ConvNet" in lines[0]
+    assert not (tmp_path / "runs").exists()
