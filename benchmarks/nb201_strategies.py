@@ -10,6 +10,11 @@ always includes it.
 Usage:
     python benchmarks/nb201_strategies.py [--table PATH] [--repeats 50]
         [--budget 100] [--jobs 1] [--with-kt-bayesian] [--json PATH]
+        [--results-dir DIR]
+
+With `--results-dir`, every finished run (strategy and seed) is kept in DIR
+as it ends, and the same command started again loads them and runs only the
+rest, so a run longer than one sitting continues where it stopped.
 """
 
 import argparse
@@ -31,6 +36,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--with-kt-bayesian", action="store_true")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--results-dir", default=None)
     args = parser.parse_args()
     names = STRATEGIES + (["kt_bayesian"] if args.with_kt_bayesian else [])
     result = bench.run_benchmark(
@@ -46,6 +52,7 @@ def main():
             flush=True,
         ),
         command="python " + " ".join(sys.argv),
+        results_dir=args.results_dir,
     )
     print(bench.format_comparison(result), end="")
     if args.json:

@@ -107,9 +107,13 @@ def _command_line(ctx, values):
               help="Save the regret curves to this PNG.")
 @click.option("--json", "json_path", default=None, type=click.Path(),
               help="Save the result (summaries and curves) to this JSON file.")
+@click.option("--results-dir", default=None, type=click.Path(),
+              help="Keep each finished run here; the same command started "
+                   "again resumes from them.")
 @click.pass_context
 def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
-          report_metric, space, skip_outside, missing, jobs, plot, json_path):
+          report_metric, space, skip_outside, missing, jobs, plot, json_path,
+          results_dir):
     """Compare search strategies on a table of architectures, no training."""
     for option, value in (("--budget", budget), ("--repeats", repeats),
                           ("--jobs", jobs)):
@@ -181,6 +185,7 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
             data, requested, budget=budget, repeats=repeats, seed=seed,
             search_metric=search_metric, report_metric=report_metric,
             missing=missing, jobs=jobs, progress=progress, command=command,
+            results_dir=results_dir,
         )
     except benchmark.ArchitectureNotInTable as error:
         raise click.UsageError(
@@ -188,6 +193,10 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
         ) from None
     except ImportError as error:
         raise click.UsageError(str(error)) from None
+    except ValueError as error:
+        if "results_dir" not in str(error):
+            raise
+        raise click.BadParameter(str(error), param_hint="--results-dir") from None
     click.echo(benchmark.format_comparison(result), nl=False)
     if json_path is not None:
         benchmark.to_json(result, json_path)

@@ -444,6 +444,33 @@ def test_run_benchmark_statistics_json_and_plot(tiny_table, tmp_path):
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_results_dir_resumes_an_interrupted_benchmark(tiny_table, tmp_path, monkeypatch):
+    folder = tmp_path / "runs"
+    first = bench.run_benchmark(tiny_table, ["random"], budget=3, repeats=2,
+                                seed=5, baselines=False, results_dir=folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["random-5.json", "random-6.json"]
+    (folder / "random-6.json").unlink()  # as if stopped before seed 6 ended
+
+    from keras_nas.bench import runner
+
+    ran = []
+    original = runner._run_task
+    monkeypatch.setattr(runner, "_run_task",
+                        lambda task, table=None: ran.append(task[3]) or original(task, table))
+    again = bench.run_benchmark(tiny_table, ["random"], budget=3, repeats=2,
+                                seed=5, baselines=False, results_dir=folder)
+    assert ran == [6]
+    for old, new in zip(first["random"].runs, again["random"].runs):
+        assert old.seed == new.seed
+        np.testing.assert_array_equal(old.report, new.report)
+        np.testing.assert_array_equal(old.curve, new.curve)
+    assert again["random"].mean == first["random"].mean
+
+    with pytest.raises(ValueError, match="results_dir"):
+        bench.run_benchmark(tiny_table, ["random"], budget=2, repeats=2,
+                            seed=5, baselines=False, results_dir=folder)
+
+
 def test_default_metrics(tmp_path, tiny_table):
     assert bench.default_metrics(tiny_table) == ("val_acc", "test_acc")
     assert bench.default_metrics(tiny_table, "val_loss") == ("val_loss", "test_acc")

@@ -7,9 +7,9 @@ import os
 import numpy as np
 
 from keras_nas.bench.results import BenchmarkResult
-from keras_nas.bench.results import RunResult
 from keras_nas.bench.results import StrategyResult
-from keras_nas.bench.results import pick_curve
+from keras_nas.bench.results import run_from_dict
+from keras_nas.bench.results import run_to_dict
 
 REFERENCE = "random"
 """The strategy every other is compared with."""
@@ -133,18 +133,7 @@ def to_dict(result):
                 "repeated": strategy.repeated,
                 "seconds": strategy.seconds,
                 "cpu_seconds": strategy.cpu_seconds,
-                "runs": [
-                    {
-                        "seed": run.seed,
-                        "search": floats(run.search),
-                        "report": floats(run.report),
-                        "queries": run.queries,
-                        "repeated": run.repeated,
-                        "seconds": run.seconds,
-                        "cpu_seconds": run.cpu_seconds,
-                    }
-                    for run in strategy.runs
-                ],
+                "runs": [run_to_dict(run) for run in strategy.runs],
             }
             for name, strategy in result.strategies.items()
         },
@@ -154,27 +143,12 @@ def to_dict(result):
 def from_dict(data):
     """Rebuilds a `BenchmarkResult` from `to_dict`'s output (or its JSON)."""
 
-    def array(values):
-        return np.array([math.nan if v is None else v for v in values],
-                        dtype=np.float64)
-
     strategies = {}
     for name, entry in data["strategies"].items():
-        runs = []
-        for run in entry["runs"]:
-            search, report = array(run["search"]), array(run["report"])
-            runs.append(RunResult(
-                strategy=name,
-                seed=run["seed"],
-                search=search,
-                report=report,
-                curve=pick_curve(search, report, data["search_direction"],
-                                 data["budget"]),
-                queries=run["queries"],
-                repeated=run["repeated"],
-                seconds=run["seconds"],
-                cpu_seconds=run.get("cpu_seconds", 0.0),
-            ))
+        runs = [
+            run_from_dict(name, run, data["search_direction"], data["budget"])
+            for run in entry["runs"]
+        ]
         strategies[name] = StrategyResult(
             name, runs, data["best_report"], data["report_direction"]
         )

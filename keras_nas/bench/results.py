@@ -254,3 +254,41 @@ class BenchmarkResult:
             key=lambda s: (math.isnan(s.mean), sign * s.mean if not
                            math.isnan(s.mean) else 0.0),
         )
+
+
+def _number(value):
+    return None if math.isnan(value) else float(value)
+
+
+def run_to_dict(run):
+    """A JSON-safe dict of one `RunResult` (its curve is recomputed on load)."""
+    return {
+        "seed": run.seed,
+        "search": [_number(v) for v in np.asarray(run.search, dtype=np.float64)],
+        "report": [_number(v) for v in np.asarray(run.report, dtype=np.float64)],
+        "queries": run.queries,
+        "repeated": run.repeated,
+        "seconds": run.seconds,
+        "cpu_seconds": run.cpu_seconds,
+    }
+
+
+def run_from_dict(strategy, data, search_direction, budget):
+    """Rebuilds a `RunResult` from `run_to_dict`'s output."""
+
+    def array(values):
+        return np.array([math.nan if v is None else v for v in values],
+                        dtype=np.float64)
+
+    search, report = array(data["search"]), array(data["report"])
+    return RunResult(
+        strategy=strategy,
+        seed=data["seed"],
+        search=search,
+        report=report,
+        curve=pick_curve(search, report, search_direction, budget),
+        queries=data["queries"],
+        repeated=data["repeated"],
+        seconds=data["seconds"],
+        cpu_seconds=data.get("cpu_seconds", 0.0),
+    )

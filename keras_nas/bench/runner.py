@@ -8,6 +8,7 @@ runs many strategies over many seeds and gathers a `BenchmarkResult`.
 
 import concurrent.futures
 import contextlib
+import json
 import multiprocessing
 import numbers
 import os
@@ -21,6 +22,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
+from keras_nas.files import write_json_atomically
 from keras_nas.bench import baselines as baselines_module
 from keras_nas.bench.results import BenchmarkResult
 from keras_nas.bench.results import RunResult
@@ -28,6 +30,8 @@ from keras_nas.bench.results import StrategyResult
 from keras_nas.bench.results import check_direction
 from keras_nas.bench.results import infer_direction
 from keras_nas.bench.results import pick_curve
+from keras_nas.bench.results import run_from_dict
+from keras_nas.bench.results import run_to_dict
 from keras_nas.bench.table import ArchitectureNotInTable
 from keras_nas.bench.table import Table
 from keras_nas.oracles import NASOracle
@@ -362,6 +366,7 @@ def run_benchmark(
     jobs=1,
     progress=None,
     command=None,
+    results_dir=None,
 ):
     """Compares strategies on a table over several seeds.
 
@@ -391,6 +396,11 @@ def run_benchmark(
         progress: Optional callable `(StrategyResult, elapsed_seconds)`,
             called as each strategy finishes all its seeds.
         command: Optional command line, stored in the result.
+        results_dir: Optional folder keeping each finished run (one JSON
+            file per strategy and seed, written as it ends). A call with the
+            same folder and settings loads those runs instead of running
+            them again, so an interrupted benchmark resumes where it
+            stopped; runs saved under other settings are refused.
 
     Returns:
         A `BenchmarkResult`.
@@ -429,6 +439,9 @@ def run_benchmark(
     }
     start = time.perf_counter()
     directory = tempfile.mkdtemp(prefix="keras-nas-bench-")
+    saved = SavedRuns(results_dir, {
+        **settings, "table": table.name, "rows": len(table), "budget": budget,
+    })
     try:
         tasks = [
             (label, factory, budget, seed + r, settings, directory)
@@ -436,7 +449,7 @@ def run_benchmark(
             for r in range(repeats)
         ]
         runs = _run_tasks(table, tasks, jobs, repeats, start, progress,
-                          best_report, report_direction)
+                          best_report, report_direction, saved)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return BenchmarkResult(
@@ -486,11 +499,16 @@ def _workers_stderr_silenced():
 
 
 def _run_tasks(table, tasks, jobs, repeats, start, progress, best_report,
-               report_direction):
-    """Runs `(label, ...)` tasks; returns `{label: [RunResult, ...]}`."""
+               report_direction, saved):
+    """Runs `(label, ...)` tasks; returns `{label: [RunResult, ...]}`.
+
+    Tasks whose run `saved` holds are loaded instead; new runs are saved.
+    """
     runs = {}
 
-    def finished(result):
+    def finished(result, loaded=False):
+        if not loaded:
+            saved.save(result)
         runs.setdefault(result.strategy, []).append(result)
         done = runs[result.strategy]
         if len(done) == repeats and progress is not None:
@@ -500,6 +518,14 @@ def _run_tasks(table, tasks, jobs, repeats, start, progress, best_report,
                 time.perf_counter() - start,
             )
 
+    pending = []
+    for task in tasks:
+        result = saved.load(task[0], task[3])
+        if result is None:
+            pending.append(task)
+        else:
+            finished(result, loaded=True)
+    tasks = pending
     if jobs == 1:
         for task in tasks:
             finished(_run_task(task, table))
@@ -521,3 +547,53 @@ def _run_tasks(table, tasks, jobs, repeats, start, progress, best_report,
     for done in runs.values():
         done.sort(key=lambda run: run.seed)
     return runs
+
+
+class SavedRuns:
+    """The finished runs of a benchmark kept in a folder, one JSON per run.
+
+    Args:
+        folder: The folder, or `None` to keep nothing.
+        settings: What a run depends on besides its strategy and seed
+            (table, budget, metrics, ...); a saved run with other settings
+            is refused rather than mixed in.
+    """
+
+    def __init__(self, folder, settings):
+        self.folder = folder
+        self.settings = settings
+        if folder is not None:
+            os.makedirs(folder, exist_ok=True)
+
+    def _path(self, strategy, seed):
+        return os.path.join(self.folder, f"{strategy}-{seed}.json")
+
+    def load(self, strategy, seed):
+        """The saved run of `strategy` and `seed`, or `None`.
+
+        Raises:
+            ValueError: If the saved run was made with other settings.
+        """
+        if self.folder is None or not os.path.isfile(self._path(strategy, seed)):
+            return None
+        with open(self._path(strategy, seed)) as f:
+            data = json.load(f)
+        if data["settings"] != self.settings:
+            raise ValueError(
+                f"Received an invalid value for `results_dir`: "
+                f"{self._path(strategy, seed)} was saved with settings "
+                f"{data['settings']}, not {self.settings}."
+            )
+        return run_from_dict(
+            strategy, data["run"], self.settings["direction"],
+            self.settings["budget"],
+        )
+
+    def save(self, run):
+        """Writes one finished run (atomically)."""
+        if self.folder is None:
+            return
+        write_json_atomically(
+            self._path(run.strategy, run.seed),
+            {"settings": self.settings, "run": run_to_dict(run)},
+        )
