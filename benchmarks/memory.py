@@ -43,6 +43,7 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
+from bench_utils import load_average
 from keras_nas import NASTuner
 from keras_nas.datasets import load_dataset
 from keras_nas.spaces import MLP
@@ -202,7 +203,7 @@ def report(args, tuner, seconds, statuses):
     )
     print(
         f"keras {keras.__version__}, tensorflow {tf.__version__}, "
-        f"python {sys.version.split()[0]}, load average {_load_average()}"
+        f"python {sys.version.split()[0]}, load average {load_average()}"
     )
     print(
         f"{len(statuses)} trials in {seconds:.0f} s "
@@ -245,11 +246,6 @@ def _mb(value):
     return "unknown" if value is None else f"{value:.0f} MB"
 
 
-def _load_average():
-    try:
-        return " ".join(f"{load:.2f}" for load in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

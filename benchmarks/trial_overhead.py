@@ -32,7 +32,6 @@ table also gives the ratio of the fastest repeats and of process CPU time.
 """
 
 import argparse
-import gc
 import os
 import statistics
 import tempfile
@@ -44,6 +43,10 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from bench_utils import check_positive
+from bench_utils import load_average
+from bench_utils import settle
+from bench_utils import warm_up
 from keras_nas import NASTuner
 from keras_nas.datasets import load_dataset
 from keras_nas.encoding import ArchitectureEncoding
@@ -103,32 +106,8 @@ def draw_architectures(space, count, seed):
     return [encoding.decode(encoding.random_vector(rng)) for _ in range(count)]
 
 
-def warm_up(data):
-    """One build and fit of a tiny model, so TensorFlow's start-up is not timed."""
-    keras.utils.set_random_seed(SEED)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=data.x_train.shape[1:]),
-            keras.layers.Conv2D(4, 3, padding="same"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(data.num_classes, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=1,
-        batch_size=32,
-        verbose=0,
-    )
 
 
-def settle():
-    """Frees what earlier runs left behind, untimed, so no run pays for another."""
-    keras.backend.clear_session()
-    gc.collect()
 
 
 def run_bare(space, architectures, data, args):
@@ -220,9 +199,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
-    for name in ("trials", "epochs", "batch_size", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    check_positive(parser, args, ("trials", "epochs", "batch_size", "repeats"))
     return args
 
 
@@ -235,7 +212,7 @@ def main(argv=None):
         f"{data.summary()}\n"
         f"{args.trials} ConvNet architectures (max_blocks=3), "
         f"{args.epochs} epochs, batch size {args.batch_size}, "
-        f"{args.repeats} repeats; load average {_load_average()}"
+        f"{args.repeats} repeats; load average {load_average()}"
     )
     warm_up(data)
 
@@ -284,7 +261,7 @@ def main(argv=None):
                 )
 
     print_table(runs, args.trials)
-    print(f"load average at the end {_load_average()}")
+    print(f"load average at the end {load_average()}")
     bare = _median(runs["bare"], "search")
     nas = _median(runs["NASTuner"], "search")
     print(f"ratio NASTuner/bare: {nas / bare:.2f} (target <= {TARGET_RATIO:.2f})")
@@ -332,11 +309,6 @@ def _median(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
-def _load_average():
-    try:
-        return " ".join(f"{load:.2f}" for load in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":
