@@ -157,6 +157,26 @@ def check_non_negative_float(name, value):
     return float(value)
 
 
+def check_known_arguments(owner, arguments, known):
+    """Checks that every key of `arguments` is one of `known`.
+
+    Args:
+        owner: What takes the arguments, for the message (e.g. "the 'mlp'
+            space").
+        arguments: A dict of argument names to values.
+        known: The accepted names, in the order the message lists them.
+
+    Raises:
+        ValueError: Naming the first unknown argument and its value.
+    """
+    for key in arguments:
+        if key not in known:
+            raise ValueError(
+                f"Received an invalid argument for {owner}: {key!r}; it takes "
+                f"{', '.join(known)}. Received: {key}={arguments[key]!r}"
+            )
+
+
 def check_fit_data(space, fit_args, fit_kwargs):
     """Checks NumPy inputs and labels of `fit` against a space's settings.
 

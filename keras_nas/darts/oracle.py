@@ -2,6 +2,7 @@
 
 import inspect
 
+from keras_nas import validation
 from keras_nas.darts.search import DartsSearch
 from keras_nas.oracles.base import NASOracle
 
@@ -29,13 +30,9 @@ class DartsOracle(NASOracle):
         known = set(inspect.signature(DartsSearch).parameters) - {
             "space", "seed", "distribution_strategy"
         }
-        for key in search_options:
-            if key not in known:
-                raise ValueError(
-                    f"Received an invalid argument for the 'darts' strategy: "
-                    f"{key!r}; it takes {', '.join(sorted(known))}. "
-                    f"Received: {key}={search_options[key]!r}"
-                )
+        validation.check_known_arguments(
+            "the 'darts' strategy", search_options, sorted(known)
+        )
         self.search_options = search_options
         self.architecture = None
 

@@ -4,6 +4,7 @@ import inspect
 
 import keras_tuner as kt
 
+from keras_nas import validation
 from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
@@ -62,13 +63,9 @@ def get_oracle(strategy, objective, max_trials, seed=None, **options):
         )
     cls = STRATEGIES[strategy]
     known = _arguments(cls) - {"objective", "max_trials", "seed"}
-    for key in options:
-        if key not in known:
-            raise ValueError(
-                f"Received an invalid argument for the {strategy!r} strategy: "
-                f"{key!r}; it takes {', '.join(sorted(known))}. "
-                f"Received: {key}={options[key]!r}"
-            )
+    validation.check_known_arguments(
+        f"the {strategy!r} strategy", options, sorted(known)
+    )
     return cls(objective=objective, max_trials=max_trials, seed=seed, **options)
 
 

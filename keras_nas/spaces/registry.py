@@ -2,6 +2,7 @@
 
 import inspect
 
+from keras_nas import validation
 from keras_nas.spaces.conv import ConvNet
 from keras_nas.spaces.mlp import MLP
 from keras_nas.spaces.nb201 import NB201Cell
@@ -38,9 +39,4 @@ def get_space(name, input_shape, num_classes, **kwargs):
 def _check_arguments(cls, name, kwargs, reserved):
     parameters = inspect.signature(cls).parameters
     known = [p for p in parameters if p not in reserved and p != "name"]
-    for key in kwargs:
-        if key not in known:
-            raise ValueError(
-                f"Received an invalid argument for the {name!r} space: {key!r}; "
-                f"it takes {', '.join(known)}. Received: {key}={kwargs[key]!r}"
-            )
+    validation.check_known_arguments(f"the {name!r} space", kwargs, known)
