@@ -157,6 +157,16 @@ def check_non_negative_float(name, value):
     return float(value)
 
 
+def check_bool(name, value):
+    """Checks that `value` is a bool and returns it."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a bool. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_known_arguments(owner, arguments, known):
     """Checks that every key of `arguments` is one of `known`.
 

@@ -140,14 +140,46 @@ def test_mixed_op_rejects_mismatched_candidates():
     ids=["nb201", "convnet"],
 )
 def test_supernet_reproduces_the_space_skeleton(space, values, fixed):
-    # With one operation per decision the supernet is the space's network.
-    supernet = build_supernet(space, fixed=fixed)
+    # With one operation per decision and affine batch norms, the supernet is
+    # the space's network.
+    supernet = build_supernet(space, fixed=fixed, affine=True)
     model = build(space, values)
     assert supernet.network.count_params() == model.count_params()
     for target, source in zip(by_creation(supernet.network), by_creation(model)):
         target.assign(source)
     x, _ = tiny_data(4)
     np.testing.assert_allclose(supernet(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("space_fn", [tiny_nb201, tiny_convnet])
+def test_candidate_batch_norms_are_not_affine_by_default(space_fn):
+    # DARTS: no scale or offset in the candidates' batch norms; the space's
+    # stem, reduction blocks and head keep theirs.
+    plain = build_supernet(space_fn())
+    affine = build_supernet(space_fn(), affine=True)
+
+    def batch_norms(supernet):
+        return [
+            layer
+            for layer in supernet.network._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+
+    inside = {
+        id(layer)
+        for mixed in plain.network._flatten_layers()
+        if isinstance(mixed, MixedOp)
+        for layer in mixed._flatten_layers()
+    }
+    norms = batch_norms(plain)
+    assert any(id(n) in inside for n in norms)
+    for norm in norms:
+        assert norm.center == norm.scale == (id(norm) not in inside)
+    assert all(n.center and n.scale for n in batch_norms(affine))
+    candidate_norms = sum(id(n) in inside for n in norms)
+    assert len(affine.network_variables) - len(plain.network_variables) == (
+        2 * candidate_norms
+    )
 
 
 def test_architecture_weights_are_separate_from_network_weights():
@@ -179,6 +211,8 @@ def test_invalid_arguments_name_the_argument():
         supernet_spec(tiny_convnet(), fixed={"num_blocks": 5})
     with pytest.raises(ValueError, match="Received: guard="):
         DartsSearch(tiny_convnet(), guard="yes")
+    with pytest.raises(ValueError, match="Received: affine=1"):
+        DartsSearch(tiny_convnet(), affine=1)
 
 
 def test_paired_dataset_pairs_every_train_batch_with_a_full_val_batch():

@@ -14,6 +14,13 @@ searched decision replaced by a `MixedOp`:
   `filters_i = min(filters)`, the stem's width, so that `identity` and the
   convolutions of a block have the same shape and can be mixed (this one
   is not overridable). `derive` maps these values back onto the space.
+
+As in DARTS, the batch norms inside the candidate operations have no
+learned scale or offset by default (`affine=False`): an affine batch norm
+could rescale its operation's output and so blur the meaning of the mixing
+weights. It also makes a search step cheaper. The stem, the reduction blocks
+and the head keep the space's own layers, and the derived architecture is
+rebuilt by `space.build(hp)` with its usual batch norms.
 """
 
 import dataclasses
@@ -115,12 +122,14 @@ def supernet_spec(space, fixed=None):
     )
 
 
-def build_network(space, spec):
+def build_network(space, spec, affine=False):
     """Builds the supernet's functional network.
 
     Args:
         space: The `NB201Cell` or `ConvNet` the spec was made from.
         spec: Its `SupernetSpec`.
+        affine: Whether the candidate operations' batch norms learn a scale
+            and an offset (DARTS: False).
 
     Returns:
         An uncompiled functional `keras.Model` whose inputs are the images
@@ -133,9 +142,9 @@ def build_network(space, spec):
         for name, ops in spec.decisions.items()
     }
     if isinstance(space, NB201Cell):
-        outputs = _nb201_outputs(space, spec, inputs, weights)
+        outputs = _nb201_outputs(space, spec, inputs, weights, affine)
     else:
-        outputs = _convnet_outputs(space, spec, inputs, weights)
+        outputs = _convnet_outputs(space, spec, inputs, weights, affine)
     return keras.Model(
         [inputs, *weights.values()], outputs, name=f"{space.space_name}_supernet"
     )
@@ -178,7 +187,7 @@ def _mixed(name, operations, x, weights, build_fn):
     return MixedOp(operations, candidates, name=name)(x, weights)
 
 
-def _nb201_outputs(space, spec, inputs, weights):
+def _nb201_outputs(space, spec, inputs, weights, affine):
     x = keras.layers.Conv2D(space.channels, 3, padding="same", use_bias=False)(inputs)
     x = batch_norm_layer()(x)
     for stage in range(3):
@@ -187,7 +196,7 @@ def _nb201_outputs(space, spec, inputs, weights):
             x = _reduction_block(x, channels)
         for cell in range(space.cells_per_stage):
             x = _mixed_cell(
-                x, spec, weights, channels, prefix=f"stage{stage}_cell{cell}"
+                x, spec, weights, channels, affine, prefix=f"stage{stage}_cell{cell}"
             )
     x = batch_norm_layer()(x)
     x = keras.layers.Activation("relu")(x)
@@ -195,7 +204,7 @@ def _nb201_outputs(space, spec, inputs, weights):
     return space._classifier(x)
 
 
-def _mixed_cell(x, spec, weights, channels, prefix):
+def _mixed_cell(x, spec, weights, channels, affine, prefix):
     nodes = [x]
     for target in (1, 2, 3):
         inputs = []
@@ -207,14 +216,14 @@ def _mixed_cell(x, spec, weights, channels, prefix):
                     spec.decisions[name],
                     nodes[source],
                     weights[name],
-                    lambda h, op: _edge_op(h, op, channels),
+                    lambda h, op: _edge_op(h, op, channels, affine),
                 )
             )
         nodes.append(inputs[0] if len(inputs) == 1 else keras.layers.Add()(inputs))
     return nodes[3]
 
 
-def _convnet_outputs(space, spec, inputs, weights):
+def _convnet_outputs(space, spec, inputs, weights, affine):
     filters = spec.block_filters
     x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="stem")(
         inputs
@@ -228,7 +237,7 @@ def _convnet_outputs(space, spec, inputs, weights):
             spec.decisions[name],
             x,
             weights[name],
-            lambda inputs, op: _conv_block(inputs, op, filters),
+            lambda inputs, op: _conv_block(inputs, op, filters, affine),
         )
         if spec.fixed.get(f"skip_{i}"):
             h = keras.layers.Add()([h, x])

@@ -45,6 +45,9 @@ class DartsSearch:
             lead more than `max_parameter_free` of the decisions.
         fixed: `ConvNet` only: overrides of the decisions fixed during the
             search (`num_blocks`, `pool`, `skip`).
+        affine: Whether the candidate operations' batch norms learn a scale
+            and an offset during the search (DARTS: False; see
+            `keras_nas.darts.networks`).
         learning_rate: Initial network learning rate.
         min_learning_rate: Final network learning rate of the cosine.
         momentum: Network SGD momentum.
@@ -82,6 +85,7 @@ class DartsSearch:
         guard=True,
         *,
         fixed=None,
+        affine=False,
         learning_rate=0.025,
         min_learning_rate=0.001,
         momentum=0.9,
@@ -100,12 +104,9 @@ class DartsSearch:
     ):
         self.space = space
         self.order = check_order(order)
-        if not isinstance(guard, bool):
-            raise ValueError(
-                "Received an invalid value for `guard`, expected a bool. "
-                f"Received: guard={guard!r}"
-            )
+        validation.check_bool("guard", guard)
         self.fixed = fixed
+        self.affine = validation.check_bool("affine", affine)
         self.learning_rate = validation.check_positive_float(
             "learning_rate", learning_rate
         )
@@ -125,6 +126,7 @@ class DartsSearch:
                 order=order,
                 fixed=fixed,
                 seed=seed,
+                affine=affine,
                 arch_weight_decay=arch_weight_decay,
                 unrolled_learning_rate=unrolled_learning_rate,
                 hessian_radius=hessian_radius,
@@ -262,6 +264,7 @@ class DartsSearch:
             "darts": {
                 "order": self.order,
                 "guard": self.guard is not None,
+                "affine": self.affine,
                 "fixed": dict(self.supernet.spec.fixed),
                 "alphas": self.alphas(),
             },

@@ -285,7 +285,7 @@ class DartsSupernet(keras.Model):
         return tf.cast(self.optimizer.learning_rate, dtype)
 
 
-def build_supernet(space, order=1, fixed=None, seed=None, **kwargs):
+def build_supernet(space, order=1, fixed=None, seed=None, affine=False, **kwargs):
     """Builds the uncompiled `DartsSupernet` of a `NB201Cell` or `ConvNet`.
 
     Args:
@@ -294,6 +294,8 @@ def build_supernet(space, order=1, fixed=None, seed=None, **kwargs):
         fixed: `ConvNet` only: overrides of the decisions fixed during the
             search (see `keras_nas.darts.networks.supernet_spec`).
         seed: Optional seed of the logits' initializer.
+        affine: Whether the candidate operations' batch norms learn a scale
+            and an offset (DARTS: False).
         **kwargs: Other `DartsSupernet` arguments.
 
     Returns:
@@ -301,7 +303,11 @@ def build_supernet(space, order=1, fixed=None, seed=None, **kwargs):
     """
     spec = supernet_spec(space, fixed)
     return DartsSupernet(
-        build_network(space, spec), spec, order=order, seed=seed, **kwargs
+        build_network(space, spec, affine=affine),
+        spec,
+        order=order,
+        seed=seed,
+        **kwargs,
     )
 
 

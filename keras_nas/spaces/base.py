@@ -165,10 +165,14 @@ def depth_scope(hp, count_name, index, max_count):
     return hp.conditional_scope(count_name, list(range(index + 1, max_count + 1)))
 
 
-def batch_norm_layer():
+def batch_norm_layer(affine=True):
     """Batch normalisation whose moving statistics settle within a few epochs.
 
     Keras's default momentum (0.99) needs hundreds of steps before its
     moving averages serve inference, which short NAS trials never reach.
+
+    Args:
+        affine: Whether it learns a scale and an offset (`False` in the
+            candidate operations of a DARTS supernet, as in DARTS).
     """
-    return keras.layers.BatchNormalization(momentum=0.9)
+    return keras.layers.BatchNormalization(momentum=0.9, center=affine, scale=affine)

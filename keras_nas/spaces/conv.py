@@ -12,8 +12,11 @@ OPERATIONS = ("conv3x3", "conv5x5", "sep_conv3x3", "dilated_conv3x3", "identity"
 POOLING = ("none", "max", "avg")
 
 
-def _conv_block(x, operation, filters):
-    """Applies one block's operation: convolution, batch norm, ReLU."""
+def _conv_block(x, operation, filters, affine=True):
+    """Applies one block's operation: convolution, batch norm, ReLU.
+
+    `affine=False` drops the batch norm's scale and offset (DARTS supernets).
+    """
     if operation == "identity":
         return x
     if operation == "sep_conv3x3":
@@ -24,7 +27,7 @@ def _conv_block(x, operation, filters):
         x = keras.layers.Conv2D(
             filters, kernel, padding="same", dilation_rate=dilation, use_bias=False
         )(x)
-    x = batch_norm_layer()(x)
+    x = batch_norm_layer(affine)(x)
     return keras.layers.Activation("relu")(x)
 
 

@@ -89,7 +89,7 @@ def from_arch_str(arch_str):
     return {edge_name(t, s): values[edge_name(t, s)] for t, s in EDGES}
 
 
-def _edge_op(x, operation, channels):
+def _edge_op(x, operation, channels, affine=True):
     if operation == "none":
         return None
     if operation == "skip_connect":
@@ -99,7 +99,7 @@ def _edge_op(x, operation, channels):
     kernel = 1 if operation == "nor_conv_1x1" else 3
     x = keras.layers.Activation("relu")(x)
     x = keras.layers.Conv2D(channels, kernel, padding="same", use_bias=False)(x)
-    return batch_norm_layer()(x)
+    return batch_norm_layer(affine)(x)
 
 
 def _cell(x, ops, channels):
