@@ -4,14 +4,13 @@ import json
 import zlib
 
 import keras_tuner as kt
+import numpy as np
 
 from keras_nas.oracles import NASOracle
 from keras_nas.spaces import MLP
 from keras_nas.spaces import NB201Cell
 
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
-
-
 
 
 def small_mlp():
@@ -122,3 +121,45 @@ def conv_share(values):
     """The share of NB201 edges that are 3x3 convolutions (random: 0.2)."""
     ops = [v for k, v in values.items() if k.startswith("edge_")]
     return ops.count("nor_conv_3x3") / len(ops)
+
+
+def conv_shares(oracle, n, metric="val_accuracy"):
+    """Runs `n` trials scored by `conv_share` under `metric`; returns the shares."""
+    shares = []
+    for _ in range(n):
+        trial = oracle.create_trial("w0")
+        shares.append(conv_share(trial.hyperparameters.values))
+        finish(oracle, trial, {metric: shares[-1]})
+    return shares
+
+
+def run_workers(oracle, workers=3, fail=(), seed=0):
+    """Drives `oracle` with several workers holding trials at once.
+
+    Each round every idle worker asks for a trial, then one running trial,
+    picked at random, ends: FAILED when its id is in `fail`, else COMPLETED
+    with its `score`. Results so arrive out of order.
+
+    Returns:
+        The proposals, in the order they were handed out.
+    """
+    seen, running = [], {}
+    rng = np.random.default_rng(seed)
+    names = [f"w{i}" for i in range(workers)]
+    while True:
+        for worker in names:
+            if worker not in running:
+                trial = oracle.create_trial(worker)
+                if trial.status == "STOPPED":
+                    continue
+                assert trial.status == "RUNNING", trial.status
+                running[worker] = trial
+                seen.append(dict(trial.hyperparameters.values))
+        if not running:
+            return seen
+        trial = running.pop(list(running)[int(rng.integers(len(running)))])
+        if trial.trial_id in fail:
+            trial.status = "FAILED"
+            oracle.end_trial(trial)
+        else:
+            finish(oracle, trial, {"val_accuracy": score(trial.hyperparameters.values)})

@@ -1,15 +1,12 @@
 """Tests for BayesianOracle and its Gaussian process, driven without training."""
 
-import json
 import math
 
-import keras_tuner as kt
 import numpy as np
 import pytest
 
 from keras_nas.encoding import INACTIVE
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import RandomSearchOracle
 from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.bayesian import default_num_initial_points
 from keras_nas.oracles.bayesian import neighbours
@@ -19,26 +16,16 @@ from keras_nas.oracles.gaussian_process import expected_improvement
 from keras_nas.oracles.gaussian_process import one_hot
 from keras_nas.oracles.gaussian_process import upper_confidence_bound
 from oracle_helpers import OBJECTIVE
-from oracle_helpers import assert_canonical
-from oracle_helpers import continuous_space
-from oracle_helpers import conv_share
 from oracle_helpers import declared
-from oracle_helpers import deep_mlp
-from oracle_helpers import drive
-from oracle_helpers import fingerprint
-from oracle_helpers import finish
-from oracle_helpers import keys
 from oracle_helpers import nb201
 from oracle_helpers import run
-from oracle_helpers import score
-from oracle_helpers import small_mlp
+from oracle_helpers import run_workers
 from oracle_helpers import start
 
 
 def make(**kwargs):
     kwargs.setdefault("num_initial_points", 5)
     return BayesianOracle(OBJECTIVE, **kwargs)
-
 
 
 def random_vectors(cardinalities, n, rng, inactive_rate=0.2):
@@ -164,68 +151,9 @@ def test_neighbours_are_one_and_two_decisions_away():
 # ------------------------------------------------------------ the oracle
 
 
-def test_never_repeats_and_stops_when_the_space_is_spent(tmp_path):
-    """small_mlp holds 72 architectures: all are proposed once, then STOPPED."""
-    oracle = make(max_trials=100, seed=1)
-    proposals, stopped = run(oracle, small_mlp(), tmp_path)
-    assert stopped and len(proposals) == 72
-    enc = ArchitectureEncoding(declared(small_mlp()))
-    assert len(set(keys(enc, proposals))) == 72
-    for values in proposals:
-        assert_canonical(enc, values)
-
-
-def test_works_on_a_plain_keras_tuner_space(tmp_path):
-    hp = continuous_space()
-    oracle = start(make(max_trials=25, seed=3), hp, tmp_path)
-    proposals, stopped = drive(oracle)
-    assert stopped and len(proposals) == 25
-    enc = ArchitectureEncoding(hp)
-    for values in proposals:
-        assert 1e-4 <= values["lr"] <= 1e-1
-        assert ("momentum" in values) == (values["optimizer"] == "sgd")
-        assert_canonical(enc, values)
-    assert len(set(keys(enc, proposals))) == 25
-
-
-def test_same_seed_same_proposals(tmp_path):
-    first, _ = run(make(max_trials=14, seed=4), nb201(), tmp_path, project="a")
-    second, _ = run(make(max_trials=14, seed=4), nb201(), tmp_path, project="b")
-    other, _ = run(make(max_trials=14, seed=5), nb201(), tmp_path, project="c")
-    assert first == second
-    assert first != other
-
-
-def test_save_and_reload_continues_the_same_search(tmp_path):
-    space = deep_mlp(max_layers=4)
-    first = make(max_trials=24, seed=6)
-    before, _ = run(first, space, tmp_path, n=11, project="resumed")
-    first.save()
-    state = json.loads(json.dumps(first.get_state()))  # JSON-safe
-    assert state["observed"] and state["gp_params"]["log_theta"]
-
-    second = make(max_trials=24, seed=6)
-    start(second, declared(space), tmp_path, "resumed", space=space)
-    second.reload()
-    reloaded = second.get_state()
-    # KerasTuner keeps `tried_so_far` as a set: compare it unordered.
-    assert sorted(reloaded.pop("tried_so_far")) == sorted(state.pop("tried_so_far"))
-    assert reloaded == state
-    after, stopped = drive(second)
-    assert stopped and len(before) + len(after) == 24
-
-    expected, _ = run(make(max_trials=24, seed=6), space, tmp_path, project="straight")
-    assert before + after == expected
-
-
-def test_asynchronous_workers_get_distinct_proposals_without_waiting(
-    tmp_path, monkeypatch
-):
-    """Three workers hold trials at once; results arrive out of order.
-
-    Running trials join the surrogate's data with their predicted value
-    (kriging believer) before each proposal.
-    """
+def test_running_trials_join_the_surrogate_as_believed_values(tmp_path, monkeypatch):
+    """Kriging believer: with three workers, the trials still running join
+    the surrogate's data with their predicted value before each proposal."""
     space = nb201()
     oracle = make(max_trials=24, seed=7)
     start(oracle, declared(space), tmp_path, space=space)
@@ -237,79 +165,8 @@ def test_asynchronous_workers_get_distinct_proposals_without_waiting(
         return condition(gp, vectors, targets)
 
     monkeypatch.setattr(CategoricalGP, "condition", spy)
-    enc = ArchitectureEncoding(declared(space))
-    seen = []
-    running = {}
-    rng = np.random.default_rng(0)
-    while True:
-        for worker in ("w0", "w1", "w2"):
-            if worker not in running:
-                trial = oracle.create_trial(worker)
-                if trial.status == "STOPPED":
-                    continue
-                assert trial.status == "RUNNING"
-                running[worker] = trial
-                seen.append(dict(trial.hyperparameters.values))
-        if not running:
-            break
-        worker = list(running)[int(rng.integers(len(running)))]
-        trial = running.pop(worker)
-        finish(oracle, trial, {"val_accuracy": score(trial.hyperparameters.values)})
-    assert len(seen) == 24
-    assert len(set(keys(enc, seen))) == 24
+    assert len(run_workers(oracle)) == 24
     assert believed and set(believed) <= {1, 2} and 2 in believed
-
-
-def test_failed_trials_are_not_learnt_from(tmp_path):
-    oracle = make(max_trials=20, seed=8)
-    start(oracle, declared(nb201()), tmp_path)
-    failed = set()
-    for i in range(16):
-        trial = oracle.create_trial("w0")
-        if i % 4 == 0:
-            trial.status = "FAILED"
-            failed.add(trial.trial_id)
-            oracle.end_trial(trial)
-        else:
-            finish(oracle, trial, {"val_accuracy": score(trial.hyperparameters.values)})
-    oracle.create_trial("w0")
-    assert len(oracle.observed) == 12 and not failed & set(oracle.observed)
-
-
-@pytest.mark.parametrize("acquisition", ["ei", "ucb"])
-def test_finds_better_architectures_than_random(acquisition, tmp_path):
-    """On a structured objective the surrogate's picks beat random's."""
-    space = nb201()
-    shares = {}
-    for name, oracle in [
-        ("bayesian", make(max_trials=30, seed=9, acquisition=acquisition)),
-        ("random", RandomSearchOracle(OBJECTIVE, max_trials=30, seed=9)),
-    ]:
-        start(oracle, declared(space), tmp_path, name, space=space)
-        values = []
-        for _ in range(30):
-            trial = oracle.create_trial("w0")
-            values.append(conv_share(trial.hyperparameters.values))
-            finish(oracle, trial, {"val_accuracy": values[-1]})
-        shares[name] = np.mean(values[15:])
-    assert shares["random"] < 0.35
-    assert shares["bayesian"] > 0.6
-
-
-def test_direction_of_the_objective_is_followed(tmp_path):
-    """Minimising a score searches towards low values, maximising high."""
-    means = {}
-    for direction in ("min", "max"):
-        oracle = make(max_trials=25, seed=10)
-        oracle.objective = kt.Objective("val_score", direction=direction)
-        start(oracle, declared(nb201()), tmp_path, direction)
-        values = []
-        for _ in range(25):
-            trial = oracle.create_trial("w0")
-            values.append(conv_share(trial.hyperparameters.values))
-            finish(oracle, trial, {"val_score": values[-1]})
-        means[direction] = np.mean(values[12:])
-    assert means["min"] < 0.15 and means["max"] > 0.5
 
 
 def test_surrogate_data_is_capped(tmp_path):
@@ -327,36 +184,3 @@ def test_default_number_of_initial_points():
     assert default_num_initial_points(20) == 4
     assert default_num_initial_points(5) == 2
     assert BayesianOracle(OBJECTIVE, max_trials=1000).num_initial_points == 10
-
-
-@pytest.mark.parametrize(
-    "kwargs, argument",
-    [
-        ({"num_initial_points": 0}, "num_initial_points"),
-        ({"acquisition": "pi"}, "acquisition"),
-        ({"xi": -1}, "xi"),
-        ({"beta": float("nan")}, "beta"),
-        ({"num_candidates": 0}, "num_candidates"),
-        ({"num_parents": 1.5}, "num_parents"),
-        ({"max_observations": 1}, "max_observations"),
-    ],
-)
-def test_argument_errors(kwargs, argument):
-    with pytest.raises(ValueError, match=f"`{argument}`") as info:
-        BayesianOracle(OBJECTIVE, **kwargs)
-    assert f"{argument}=" in str(info.value)
-
-
-def test_permanence(tmp_path):
-    """Pins the first proposals of BayesianOracle(seed=1)."""
-    oracle = make(max_trials=10, seed=1, num_initial_points=4)
-    proposals, _ = run(oracle, nb201(), tmp_path)
-    assert [p["edge_1_0"] for p in proposals[:6]] == PINNED["first"]
-    assert fingerprint(proposals) == PINNED["all"]
-
-
-PINNED = {
-    # The random warm-up draws what the other seeded strategies draw first.
-    "first": ["nor_conv_1x1", "avg_pool_3x3", "skip_connect", "none", "none", "none"],
-    "all": 3586399583,
-}
