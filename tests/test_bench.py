@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from keras_nas_cli.main import app
 
 from keras_nas import bench
 from keras_nas.bench.optuna_tpe import optuna_distribution
+from keras_nas.bench.runner import THREAD_VARIABLES
+from keras_nas.bench.runner import worker_threads_limited
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES
 from keras_nas.spaces import MLP
@@ -569,3 +574,25 @@ def test_cli_bench_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, args,
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: ") and message in lines[0]
+
+
+def test_workers_started_with_jobs_get_a_share_of_the_blas_threads(monkeypatch):
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # The user's choice is kept.
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    child = [
+        sys.executable,
+        "-c",
+        "import os; print(os.environ['OPENBLAS_NUM_THREADS'], "
+        "os.environ['MKL_NUM_THREADS'])",
+    ]
+    with worker_threads_limited(jobs=3):
+        assert os.environ["OMP_NUM_THREADS"] == "2"
+        started = subprocess.run(child, capture_output=True, text=True, check=True)
+    assert started.stdout.split() == ["2", "7"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+    assert "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "7"
+    with worker_threads_limited(jobs=16):
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
