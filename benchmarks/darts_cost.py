@@ -79,10 +79,6 @@ def make_space(name, data):
     return ConvNet(shape, classes)
 
 
-
-
-
-
 def run_search(space, data, args):
     """Builds (untimed) and fits (timed) one DARTS search.
 
@@ -287,8 +283,6 @@ def _steady(runs):
     """Median over runs of the mean epoch time after the first (nan if none)."""
     means = [statistics.mean(r["epochs"][1:]) for r in runs if len(r["epochs"]) > 1]
     return statistics.median(means) if means else float("nan")
-
-
 
 
 if __name__ == "__main__":

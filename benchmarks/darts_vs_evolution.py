@@ -330,7 +330,5 @@ def _spread(values):
     return f" (sd {statistics.stdev(values):.4f})" if len(values) > 1 else ""
 
 
-
-
 if __name__ == "__main__":
     main()

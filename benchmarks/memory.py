@@ -246,7 +246,5 @@ def _mb(value):
     return "unknown" if value is None else f"{value:.0f} MB"
 
 
-
-
 if __name__ == "__main__":
     main()

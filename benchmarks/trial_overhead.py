@@ -106,10 +106,6 @@ def draw_architectures(space, count, seed):
     return [encoding.decode(encoding.random_vector(rng)) for _ in range(count)]
 
 
-
-
-
-
 def run_bare(space, architectures, data, args):
     """Builds and fits each architecture in a plain loop.
 
@@ -307,8 +303,6 @@ def print_table(runs, trials):
 
 def _median(runs, key):
     return statistics.median(run[key] for run in runs)
-
-
 
 
 if __name__ == "__main__":

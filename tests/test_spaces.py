@@ -24,8 +24,6 @@ BENCH_STR = (
 )
 
 
-
-
 def make_space(name, **kwargs):
     if name == "mlp":
         args = dict(max_layers=3, widths=(4, 8), dropout_rates=(0.0, 0.2))
