@@ -18,9 +18,9 @@ searched decision replaced by a `MixedOp`:
 As in DARTS, the batch norms inside the candidate operations have no
 learned scale or offset by default (`affine=False`): an affine batch norm
 could rescale its operation's output and so blur the meaning of the mixing
-weights. It also makes a search step cheaper. The stem, the reduction blocks
-and the head keep the space's own layers, and the derived architecture is
-rebuilt by `space.build(hp)` with its usual batch norms.
+weights. It also leaves the optimizer fewer variables. The stem, the
+reduction blocks and the head keep the space's own layers, and the derived
+architecture is rebuilt by `space.build(hp)` with its usual batch norms.
 """
 
 import dataclasses
