@@ -19,6 +19,55 @@ class TooManyFailuresError(RuntimeError):
     """The search stopped after too many consecutive failed trials."""
 
 
+def build_trial_model(build, hp, max_params=None):
+    """Builds a trial's model, failing the trial with a clear reason.
+
+    Clears Keras's global state first. An error of the space's `build`
+    fails the trial as `ArchitectureBuildError`, except KerasTuner's own
+    errors and running out of memory, which keep their kind.
+
+    Args:
+        build: Function from `hp` to the trial's `keras.Model`.
+        hp: The trial's `keras_tuner.HyperParameters`.
+        max_params: Optional largest parameter count; a larger model fails
+            the trial before training.
+
+    Returns:
+        The built (compiled) model.
+
+    Raises:
+        keras_tuner.errors.FatalTypeError: If `build` returns no
+            `keras.Model`.
+    """
+    keras.backend.clear_session(free_memory=False)
+    try:
+        model = build(hp)
+    except (
+        kt.errors.FailedTrialError,
+        kt.errors.FatalError,
+        tf.errors.ResourceExhaustedError,
+        MemoryError,
+    ):
+        raise
+    except Exception as error:
+        raise ArchitectureBuildError(
+            "the architecture could not be built: "
+            f"{type(error).__name__}: {first_line(error)}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise kt.errors.FatalTypeError(
+            "Expected the space's build(hp) to return a keras.Model. "
+            f"Received: {model!r} of type {type(model)}."
+        )
+    params = model.count_params()
+    if max_params and params > max_params:
+        raise kt.errors.FailedTrialError(
+            f"Oversized model: {params} parameters, more than "
+            f"max_params={max_params}. Skipped before training."
+        )
+    return model
+
+
 def first_line(error):
     """The first non-empty line of an exception's message."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -45,7 +45,7 @@ from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import tuner_utils
 
 from keras_nas.checkpoint import BestWeights
-from keras_nas.failures import ArchitectureBuildError
+from keras_nas.failures import build_trial_model
 from keras_nas.failures import StopOnNaN
 from keras_nas.failures import first_line
 from keras_nas.time_limit import StopAtDeadline
@@ -528,27 +528,8 @@ def _fit(
 ):
     """Builds and trains as `NASTuner._build_and_fit_model` does."""
     keras.utils.set_random_seed(seed)
-    keras.backend.clear_session(free_memory=False)
-    try:
-        model = hypermodel.build(hp)
-    except (kt.errors.FailedTrialError, kt.errors.FatalError):
-        raise
-    except Exception as error:
-        raise ArchitectureBuildError(
-            "the architecture could not be built: "
-            f"{type(error).__name__}: {first_line(error)}"
-        ) from error
-    if not isinstance(model, keras.Model):
-        raise kt.errors.FatalTypeError(
-            "Expected the space's build(hp) to return a keras.Model. "
-            f"Received: {model!r} of type {type(model)}."
-        )
+    model = build_trial_model(hypermodel.build, hp, max_params)
     params = model.count_params()
-    if max_params and params > max_params:
-        raise kt.errors.FailedTrialError(
-            f"Oversized model: {params} parameters, more than "
-            f"max_params={max_params}. Skipped before training."
-        )
     checkpoint = _KeepBest(objective, checkpoint_path, best_value)
     callbacks = list(fit_kwargs.pop("callbacks", None) or [])
     if report_epochs:

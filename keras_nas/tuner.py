@@ -18,8 +18,8 @@ from keras_nas.checkpoint import BestWeights
 from keras_nas.checkpoint import restore_weights
 from keras_nas.darts.one_shot import OneShotRun
 from keras_nas.darts.oracle import DartsOracle
-from keras_nas.failures import ArchitectureBuildError
 from keras_nas.failures import StopOnNaN
+from keras_nas.failures import build_trial_model
 from keras_nas.failures import TooManyFailuresError
 from keras_nas.failures import failure_reason
 from keras_nas.failures import first_line
@@ -386,20 +386,7 @@ class NASTuner(kt.Tuner):
     def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
         hp = trial.hyperparameters
         keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
-        try:
-            model = self._try_build(hp)
-        except (
-            kt.errors.FailedTrialError,
-            kt.errors.FatalError,
-            tf.errors.ResourceExhaustedError,
-            MemoryError,
-        ):
-            raise
-        except Exception as error:
-            raise ArchitectureBuildError(
-                "the architecture could not be built: "
-                f"{type(error).__name__}: {first_line(error)}"
-            ) from error
+        model = self._try_build(hp)
         params = model.count_params()
         history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
         tuner_utils.validate_trial_results(
@@ -419,19 +406,7 @@ class NASTuner(kt.Tuner):
         trial (about 0.4 s each with TensorFlow loaded, measured here), which
         was most of the tuner's overhead over a bare `build` + `fit` loop.
         """
-        keras.backend.clear_session(free_memory=False)
-        model = self._build_hypermodel(hp)
-        if not isinstance(model, keras.Model):
-            raise kt.errors.FatalTypeError(
-                "Expected the space's build(hp) to return a keras.Model. "
-                f"Received: {model!r} of type {type(model)}."
-            )
-        if self.max_model_size and model.count_params() > self.max_model_size:
-            raise kt.errors.FailedTrialError(
-                f"Oversized model: {model.count_params()} parameters, more than "
-                f"max_params={self.max_model_size}. Skipped before training."
-            )
-        return model
+        return build_trial_model(self._build_hypermodel, hp, self.max_model_size)
 
     def load_model(self, trial):
         """Rebuilds a trial's model with the weights of its best epoch."""
