@@ -41,7 +41,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import keras_tuner as kt
 
 from bench_utils import check_positive
 from bench_utils import load_average
@@ -124,10 +123,7 @@ def run_derived(space, values, data, args):
     validation on the validation split.
     """
     keras.utils.set_random_seed(args.seed)
-    hp = kt.HyperParameters()
-    space.declare_hyperparameters(hp)
-    hp.values = dict(values)
-    model = space.build(hp)
+    model = space.build_architecture(values)
     timer = EpochTimer()
     start, cpu = time.perf_counter(), time.process_time()
     history = model.fit(

@@ -77,10 +77,7 @@ def train_once(space, values, data, args, seed, directory, name):
     """
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(seed)
-    hp = kt.HyperParameters()
-    space.declare_hyperparameters(hp)
-    hp.values = dict(values)
-    model = space.build(hp)
+    model = space.build_architecture(values)
     best = BestWeights(
         kt.Objective("val_accuracy", "max"),
         os.path.join(directory, f"{name}.weights.h5"),

@@ -118,10 +118,7 @@ def run_bare(space, architectures, data, args):
     start, cpu = time.perf_counter(), time.process_time()
     for values in architectures:
         keras.utils.set_random_seed(SEED)
-        hp = kt.HyperParameters()
-        space.declare_hyperparameters(hp)
-        hp.values = dict(values)
-        model = space.build(hp)
+        model = space.build_architecture(values)
         history = model.fit(**fit_arguments(data, args))
         scores.append(max(history.history["val_accuracy"]))
     seconds = time.perf_counter() - start

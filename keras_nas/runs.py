@@ -175,10 +175,7 @@ class RunDirectory:
                 f"The space of {self.path} ({self.search.get('space')}) is not "
                 "a built-in space; load its models with NASTuner in Python."
             )
-        hp = kt.HyperParameters()
-        self.space.declare_hyperparameters(hp)
-        hp.values = dict(trial.hyperparameters.values)
-        model = self.space.build(hp)
+        model = self.space.build_architecture(trial.hyperparameters.values)
         return restore_weights(
             model, os.path.join(self.path, f"trial_{trial.trial_id}", CHECKPOINT_FILE)
         )

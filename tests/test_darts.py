@@ -3,7 +3,6 @@
 import json
 
 import keras
-import keras_tuner as kt
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -49,13 +48,6 @@ def tiny_convnet(**kwargs):
     }
     settings.update(kwargs)
     return ConvNet(input_shape=(4, 4, 1), num_classes=3, **settings)
-
-
-def build(space, values):
-    hp = kt.HyperParameters()
-    space.declare_hyperparameters(hp)
-    hp.values = dict(values)
-    return space.build(hp)
 
 
 def by_creation(model):
@@ -143,7 +135,7 @@ def test_supernet_reproduces_the_space_skeleton(space, values, fixed):
     # With one operation per decision and affine batch norms, the supernet is
     # the space's network.
     supernet = build_supernet(space, fixed=fixed, affine=True)
-    model = build(space, values)
+    model = space.build_architecture(values)
     assert supernet.network.count_params() == model.count_params()
     for target, source in zip(by_creation(supernet.network), by_creation(model)):
         target.assign(source)
@@ -361,7 +353,7 @@ def test_search_runs_through_fit_and_derives_a_buildable_architecture(space_fn, 
     assert all(not np.array_equal(a, b) for a, b in zip(weights, after))
 
     values = search.derive()
-    model = build(space, values)
+    model = space.build_architecture(values)
     assert model(x).shape == (16, 3)
     weights = search.alphas()
     assert json.loads(json.dumps(weights)) == weights
@@ -378,7 +370,7 @@ def test_search_runs_under_a_distribution_strategy():
     )
     history = search.fit(x, y, x, y, epochs=1, batch_size=8)
     assert np.isfinite(history.history["loss"]).all()
-    assert build(search.space, search.derive()) is not None
+    assert search.space.build_architecture(search.derive()) is not None
 
 
 # --- derive ----------------------------------------------------------------
@@ -421,7 +413,7 @@ def test_derive_maps_convnet_back_to_its_fixed_values():
         "pool_1": "max",
         "skip_1": True,
     }
-    assert build(space, values).count_params() > 0
+    assert space.build_architecture(values).count_params() > 0
 
     default = supernet_spec(space)
     assert default.fixed == {

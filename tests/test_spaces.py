@@ -451,3 +451,14 @@ def test_model_with_zeros_saves_and_reloads(tmp_path):
     np.testing.assert_allclose(
         np.asarray(reloaded(x, training=False)), expected, rtol=1e-5, atol=1e-6
     )
+
+
+def test_build_architecture_builds_the_model_of_the_values():
+    space = make_space("nb201")
+    values = from_arch_str(BENCH_STR)
+    model = space.build_architecture(values)
+    hp = declared(space)
+    hp.values = dict(values)
+    assert model.count_params() == space.build(hp).count_params()
+    assert model.count_params() != space.build(declared(space)).count_params()
+    assert model.optimizer is not None and model.compiled

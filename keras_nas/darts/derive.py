@@ -72,10 +72,7 @@ def derive(source, space, fixed=None):
 
     ```python
     values = derive(search.supernet, space)
-    hp = keras_tuner.HyperParameters()
-    space.declare_hyperparameters(hp)
-    hp.values = values
-    model = space.build(hp)
+    model = space.build_architecture(values)
     ```
     """
     spec, logits = _read(source, space, fixed)

@@ -3,7 +3,6 @@
 import math
 
 import keras
-import keras_tuner as kt
 import tensorflow as tf
 
 from keras_nas import validation
@@ -222,11 +221,8 @@ class DartsSearch:
 
     def build_model(self):
         """Builds the derived architecture, from scratch, by `space.build(hp)`."""
-        hp = kt.HyperParameters()
-        self.space.declare_hyperparameters(hp)
-        hp.values = self.derive()
         with self.distribution_strategy.scope():
-            return self.space.build(hp)
+            return self.space.build_architecture(self.derive())
 
     def retrain(
         self,

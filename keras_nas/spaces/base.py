@@ -90,6 +90,21 @@ class SearchSpace(kt.HyperModel):
         )
         return model
 
+    def build_architecture(self, values):
+        """Builds and compiles the model of one architecture's decisions.
+
+        Args:
+            values: Dict from decision name to value, such as a trial's
+                `hyperparameters.values` or a DARTS search's `derive()`.
+
+        Returns:
+            A compiled `keras.Model`, as `build(hp)` makes it.
+        """
+        hp = kt.HyperParameters()
+        self.declare_hyperparameters(hp)
+        hp.values = dict(values)
+        return self.build(hp)
+
     def structure(self):
         """Returns the space's `RepeatedStructure`, or `None` if it has none."""
         return None
