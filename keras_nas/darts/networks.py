@@ -1,8 +1,8 @@
 """The one-shot networks of the built-in spaces: each decision a `MixedOp`.
 
-A supernet reproduces its space's `_build_network` skeleton, reusing the
-space's own building functions for every candidate operation, with each
-searched decision replaced by a `MixedOp`:
+A supernet is built by its space's own skeleton (`_network_outputs`: stem,
+stages or blocks, head) and building functions for every candidate
+operation, with each searched decision replaced by a `MixedOp`:
 
 - `NB201Cell`: every edge `edge_T_S` of the cell is searched. As in DARTS
   and NAS-Bench-201's DARTS baseline, all cells share one set of edge
@@ -30,13 +30,11 @@ import keras
 from keras_nas import validation
 from keras_nas.darts.mixed import MixedOp
 from keras_nas.darts.mixed import candidate_layer
-from keras_nas.spaces.base import batch_norm_layer
 from keras_nas.spaces.conv import ConvNet
 from keras_nas.spaces.conv import _conv_block
 from keras_nas.spaces.nb201 import EDGES
 from keras_nas.spaces.nb201 import NB201Cell
 from keras_nas.spaces.nb201 import _edge_op
-from keras_nas.spaces.nb201 import _reduction_block
 from keras_nas.spaces.nb201 import edge_name
 
 PARAMETER_FREE = {
@@ -188,20 +186,12 @@ def _mixed(name, operations, x, weights, build_fn):
 
 
 def _nb201_outputs(space, spec, inputs, weights, affine):
-    x = keras.layers.Conv2D(space.channels, 3, padding="same", use_bias=False)(inputs)
-    x = batch_norm_layer()(x)
-    for stage in range(3):
-        channels = space.channels * 2**stage
-        if stage > 0:
-            x = _reduction_block(x, channels)
-        for cell in range(space.cells_per_stage):
-            x = _mixed_cell(
-                x, spec, weights, channels, affine, prefix=f"stage{stage}_cell{cell}"
-            )
-    x = batch_norm_layer()(x)
-    x = keras.layers.Activation("relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return space._classifier(x)
+    return space._network_outputs(
+        inputs,
+        lambda x, channels, name: _mixed_cell(
+            x, spec, weights, channels, affine, prefix=name
+        ),
+    )
 
 
 def _mixed_cell(x, spec, weights, channels, affine, prefix):
@@ -224,31 +214,19 @@ def _mixed_cell(x, spec, weights, channels, affine, prefix):
 
 
 def _convnet_outputs(space, spec, inputs, weights, affine):
-    filters = spec.block_filters
-    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="stem")(
-        inputs
-    )
-    x = batch_norm_layer()(x)
-    x = keras.layers.Activation("relu")(x)
-    for i in range(spec.fixed["num_blocks"]):
-        name = f"op_{i}"
-        h = _mixed(
+    blocks = [
+        {"pool": spec.fixed[f"pool_{i}"], "skip": spec.fixed.get(f"skip_{i}", False)}
+        for i in range(spec.fixed["num_blocks"])
+    ]
+
+    def operation(x, index, block):
+        name = f"op_{index}"
+        return _mixed(
             f"mixed_{name}",
             spec.decisions[name],
             x,
             weights[name],
-            lambda inputs, op: _conv_block(inputs, op, filters, affine),
+            lambda inputs, op: _conv_block(inputs, op, spec.block_filters, affine),
         )
-        if spec.fixed.get(f"skip_{i}"):
-            h = keras.layers.Add()([h, x])
-        pool = spec.fixed[f"pool_{i}"]
-        if pool != "none" and min(h.shape[1], h.shape[2]) >= 2:
-            layer = (
-                keras.layers.MaxPooling2D
-                if pool == "max"
-                else keras.layers.AveragePooling2D
-            )
-            h = layer(2)(h)
-        x = h
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return space._classifier(x)
+
+    return space._network_outputs(inputs, blocks, operation)

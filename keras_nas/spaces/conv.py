@@ -117,13 +117,39 @@ class ConvNet(SearchSpace):
 
     def _build_network(self, decisions):
         inputs = self._inputs()
+        outputs = self._network_outputs(
+            inputs,
+            decisions["blocks"],
+            lambda x, index, block: _conv_block(
+                x, block["operation"], block["filters"]
+            ),
+        )
+        return keras.Model(inputs, outputs, name="convnet")
+
+    def _network_outputs(self, inputs, blocks, operation):
+        """The network around its blocks' operations, for this space and its
+        DARTS supernet.
+
+        A stem, then per block its operation, the optional skip connection
+        and the optional pooling, and the head.
+
+        Args:
+            inputs: The image input.
+            blocks: One dict per block with its `pool` and, optionally,
+                `skip`.
+            operation: `operation(x, index, block)` applies block `index`'s
+                operation.
+
+        Returns:
+            The class probabilities.
+        """
         x = keras.layers.Conv2D(
             min(self.filters), 3, padding="same", use_bias=False, name="stem"
         )(inputs)
         x = batch_norm_layer()(x)
         x = keras.layers.Activation("relu")(x)
-        for block in decisions["blocks"]:
-            h = _conv_block(x, block["operation"], block["filters"])
+        for index, block in enumerate(blocks):
+            h = operation(x, index, block)
             if block.get("skip"):
                 shortcut = x
                 if x.shape[-1] != h.shape[-1]:
@@ -138,7 +164,7 @@ class ConvNet(SearchSpace):
                 h = pool(2)(h)
             x = h
         x = keras.layers.GlobalAveragePooling2D()(x)
-        return keras.Model(inputs, self._classifier(x), name="convnet")
+        return self._classifier(x)
 
     def structure(self):
         roles = {"operation": "op", "filters": "filters", "pool": "pool"}

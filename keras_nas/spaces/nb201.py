@@ -192,6 +192,25 @@ class NB201Cell(SearchSpace):
 
     def _build_network(self, decisions):
         inputs = self._inputs()
+        outputs = self._network_outputs(
+            inputs, lambda x, channels, name: _cell(x, decisions, channels)
+        )
+        return keras.Model(inputs, outputs, name="nb201")
+
+    def _network_outputs(self, inputs, cell):
+        """The network around its cells, for this space and its DARTS supernet.
+
+        A stem, three stages of `cells_per_stage` cells with a reduction
+        block before stages 2 and 3, and the head.
+
+        Args:
+            inputs: The image input.
+            cell: `cell(x, channels, name)` builds one cell; `name` is
+                `stage{s}_cell{c}`.
+
+        Returns:
+            The class probabilities.
+        """
         x = keras.layers.Conv2D(self.channels, 3, padding="same", use_bias=False)(
             inputs
         )
@@ -200,12 +219,12 @@ class NB201Cell(SearchSpace):
             channels = self.channels * 2**stage
             if stage > 0:
                 x = _reduction_block(x, channels)
-            for _ in range(self.cells_per_stage):
-                x = _cell(x, decisions, channels)
+            for index in range(self.cells_per_stage):
+                x = cell(x, channels, f"stage{stage}_cell{index}")
         x = batch_norm_layer()(x)
         x = keras.layers.Activation("relu")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        return keras.Model(inputs, self._classifier(x), name="nb201")
+        return self._classifier(x)
 
     def structure(self):
         return RepeatedStructure(
