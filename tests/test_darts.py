@@ -207,14 +207,22 @@ def test_invalid_arguments_name_the_argument():
         DartsSearch(tiny_convnet(), affine=1)
 
 
-def test_paired_dataset_pairs_every_train_batch_with_a_full_val_batch():
+def test_paired_dataset_epochs_hold_every_train_example_in_full_batches():
     x, y = tiny_data(10)
-    dataset = paired_dataset(x, y, x[:3], y[:3], batch_size=4, seed=0)
-    batches = list(dataset)
-    assert len(batches) == 3
-    (x_train, y_train), (x_val, y_val) = batches[-1]
-    assert x_train.shape == (2, 4, 4, 1) and y_train.shape == (2,)
-    assert x_val.shape == (4, 4, 4, 1) and y_val.shape == (4,)
+    ids = np.arange(10)
+    dataset = paired_dataset(x, ids, x[:3], y[:3], batch_size=4, seed=0)
+    # Static batch shapes: the bilevel step is traced for one shape only.
+    (train_spec, _), (val_spec, _) = dataset.element_spec
+    assert train_spec.shape == (4, 4, 4, 1) and val_spec.shape == (4, 4, 4, 1)
+    orders = []
+    for _ in range(3):
+        batches = list(dataset)
+        assert len(batches) == 3  # ceil(10 / 4) steps per epoch
+        seen = np.concatenate([train[1].numpy() for train, _ in batches])
+        assert len(seen) == 12 and set(seen[:10]) == set(range(10))
+        assert all(val[0].shape == (4, 4, 4, 1) for _, val in batches)
+        orders.append(seen[:10].tolist())
+    assert orders[0] != orders[1]  # reshuffled every epoch
     with pytest.raises(ValueError, match="y_val"):
         paired_dataset(x, y, x, y[:3])
 

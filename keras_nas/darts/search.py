@@ -157,7 +157,9 @@ class DartsSearch:
         """Runs the bilevel search through `supernet.fit`.
 
         Network weights learn on the training split, architecture logits on
-        the validation split, one step of each per training batch.
+        the validation split, one step of each per training batch. An epoch
+        is `ceil(len(x_train) / batch_size)` steps of full batches (see
+        `keras_nas.darts.paired_dataset`).
 
         Args:
             x_train: Training inputs.

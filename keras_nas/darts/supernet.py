@@ -19,7 +19,8 @@ class DartsSupernet(keras.Model):
     touch them) and wraps the functional `network`, which takes the images
     and one `softmax(alpha)` per decision. `train_step` takes a pair of
     batches `((x_train, y_train), (x_val, y_val))` (see
-    `keras_nas.darts.paired_dataset`) and makes, as in DARTS:
+    `keras_nas.darts.paired_dataset`, which gives every step full batches
+    of one static shape) and makes, as in DARTS:
 
     1. one architecture step on the validation batch: the first-order
        (`order=1`) or unrolled second-order (`order=2`) gradient of the
