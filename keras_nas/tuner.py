@@ -207,7 +207,9 @@ class NASTuner(kt.Tuner):
         fit_kwargs.setdefault("verbose", 0)
         if isinstance(self.hypermodel, SearchSpace):
             validation.check_fit_data(self.hypermodel, fit_args, fit_kwargs)
-        if isinstance(self.oracle, DartsOracle) and self.oracle.architecture is None:
+        if isinstance(self.oracle, DartsOracle) and (
+            len(self.oracle.architectures) < self.oracle.searches
+        ):
             self._run_one_shot(fit_args, fit_kwargs)
         self.stopped_by_time_limit = False
         if self.time_limit is not None:
@@ -223,7 +225,12 @@ class NASTuner(kt.Tuner):
             self._deadline = None
 
     def _run_one_shot(self, fit_args, fit_kwargs):
-        """Runs (or resumes) the DARTS search; the oracle gets its result."""
+        """Runs (or resumes) the DARTS searches; the oracle gets their results.
+
+        The first search keeps its files in the project folder, search `k`
+        (from 2) in its `darts_search_k` subfolder; a finished search is
+        read back from its files, not rerun.
+        """
         x = fit_args[0] if fit_args else fit_kwargs.get("x")
         y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
         validation_data = fit_kwargs.get("validation_data")
@@ -233,23 +240,33 @@ class NASTuner(kt.Tuner):
                 "the architecture weights on it, so it needs (x_val, y_val). "
                 f"Received: validation_data={type(validation_data).__name__}"
             )
-        self.progress.on_search_begin(
-            f"One-shot DARTS search on {self._space_label()}, "
-            f"{fit_kwargs.get('epochs', 1)} epochs"
-        )
-        run = OneShotRun(
-            self.hypermodel,
-            self.project_dir,
-            seed=self.seed,
-            search_options=self.oracle.search_options,
-            distribution_strategy=self.distribution_strategy,
-            on_epoch=self.progress.on_one_shot_epoch,
-        )
-        self.oracle.architecture = run.run(
-            x, y, validation_data[0], validation_data[1],
-            epochs=fit_kwargs.get("epochs", 1),
-            batch_size=fit_kwargs.get("batch_size") or 32,
-        )
+        epochs = fit_kwargs.get("epochs", 1)
+        searches = self.oracle.searches
+        architectures = []
+        for k in range(searches):
+            which = f" {k + 1}/{searches} (seed {self.seed + k})" if searches > 1 else ""
+            self.progress.on_search_begin(
+                f"One-shot DARTS search{which} on {self._space_label()}, "
+                f"{epochs} epochs"
+            )
+            folder = self.project_dir
+            if k:
+                folder = os.path.join(folder, f"darts_search_{k + 1}")
+                os.makedirs(folder, exist_ok=True)
+            run = OneShotRun(
+                self.hypermodel,
+                folder,
+                seed=self.seed + k,
+                search_options=self.oracle.search_options,
+                distribution_strategy=self.distribution_strategy,
+                on_epoch=self.progress.on_one_shot_epoch,
+            )
+            architectures.append(run.run(
+                x, y, validation_data[0], validation_data[1],
+                epochs=epochs,
+                batch_size=fit_kwargs.get("batch_size") or 32,
+            ))
+        self.oracle.architectures = architectures
         self.oracle.save()
 
     def pre_create_trial(self):

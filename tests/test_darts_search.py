@@ -81,9 +81,69 @@ def test_interrupted_one_shot_search_resumes_from_its_last_epoch(
     assert state["finished"] and [h["epoch"] for h in state["history"]] == [1, 2, 3]
     assert [t.status for t in resumed.oracle.trials.values()] == ["COMPLETED"]
 
-    resumed.oracle.architecture = None
+    resumed.oracle.architectures = []
     with pytest.raises(ValueError, match="started with epochs=3"):
         _search(resumed, tiny_images, epochs=4)
+
+
+def test_several_searches_each_give_a_trial_and_resume_search_by_search(
+    tiny_images, tmp_path, capsys, monkeypatch
+):
+    def make_tuner():
+        oracle = kn.darts.DartsOracle(searches=3, seed=4)
+        return kn.NASTuner(_space(), strategy=oracle, directory=tmp_path,
+                           project_name="p")
+
+    tuner = make_tuner()
+    seen = []
+
+    def stop_in_the_third(epoch, epochs, logs, description):
+        seen.append(epoch)
+        if len(seen) == 5:  # the third search's first epoch
+            raise Interrupt()
+
+    monkeypatch.setattr(tuner.progress, "on_one_shot_epoch", stop_in_the_third)
+    with pytest.raises(Interrupt):
+        _search(tuner, tiny_images)
+    out = capsys.readouterr().out
+    assert "One-shot DARTS search 1/3 (seed 4)" in out
+    assert "One-shot DARTS search 3/3 (seed 6)" in out
+    run = tmp_path / "p"
+    folders = [run, run / "darts_search_2", run / "darts_search_3"]
+    states = [json.loads((f / one_shot.STATE_FILE).read_text()) for f in folders]
+    assert [s["finished"] for s in states] == [True, True, False]
+    assert states[2]["epoch"] == 1
+
+    resumed = make_tuner()
+    _search(resumed, tiny_images)
+    out = capsys.readouterr().out
+    # The finished searches are read back; only the third trains, from epoch 2.
+    assert out.count("One-shot epoch") == 1 and "One-shot epoch 2/2" in out
+    states = [json.loads((f / one_shot.STATE_FILE).read_text()) for f in folders]
+    derived = [s["architecture"] for s in states]
+    assert resumed.oracle.architectures == derived
+    # Each search has its own seed: the logits it started from differ.
+    alphas = [json.loads((f / one_shot.ALPHAS_FILE).read_text()) for f in folders]
+    first = [a["decisions_by_epoch"][0]["alphas"] for a in alphas]
+    assert first[0] != first[1] != first[2]
+    trials = list(resumed.oracle.trials.values())
+    distinct = []
+    for values in derived:
+        if values not in distinct:
+            distinct.append(values)
+    assert [t.hyperparameters.values for t in trials] == distinct
+    assert all(t.status == "COMPLETED" for t in trials)
+    best = resumed.oracle.get_best_trials(1)[0]
+    assert best.score == max(t.score for t in trials)
+
+
+def test_darts_oracle_reads_a_state_saved_before_several_searches():
+    oracle = kn.darts.DartsOracle(seed=0)
+    state = oracle.get_state()
+    del state["architectures"]
+    state["architecture"] = {"edge_1_0": "skip_connect"}
+    oracle.set_state(state)
+    assert oracle.architectures == [{"edge_1_0": "skip_connect"}]
 
 
 def test_darts_needs_a_cell_or_convnet_space_and_validation_data(tiny_images, tmp_path):
@@ -94,6 +154,8 @@ def test_darts_needs_a_cell_or_convnet_space_and_validation_data(tiny_images, tm
         kn.NASTuner(_space(), strategy="darts", time_limit=60, directory=tmp_path)
     with pytest.raises(ValueError, match="'orderr'"):
         kn.darts.DartsOracle(orderr=2)
+    with pytest.raises(ValueError, match="searches=0"):
+        kn.darts.DartsOracle(searches=0)
     tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path, seed=0)
     x, y = tiny_images
     with pytest.raises(ValueError, match="validation_data"):

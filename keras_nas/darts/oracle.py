@@ -1,4 +1,4 @@
-"""`DartsOracle`: hands the architecture derived by a DARTS search to a tuner."""
+"""`DartsOracle`: hands the architectures derived by DARTS searches to a tuner."""
 
 import inspect
 
@@ -8,25 +8,41 @@ from keras_nas.oracles.base import NASOracle
 
 
 class DartsOracle(NASOracle):
-    """The strategy `"darts"`: one-shot search, then one trial from scratch.
+    """The strategy `"darts"`: one-shot searches, then training from scratch.
 
     DARTS does not propose architectures one by one: `NASTuner.search` first
-    runs the one-shot search (`keras_nas.darts.DartsSearch`) on the training
-    and validation data, sets `architecture` to the derived decisions, and
-    the oracle hands them out as the search's single trial, which is trained
-    from scratch by `space.build(hp)` and exported like any trial. The
-    derived architecture is part of the oracle state.
+    runs `searches` one-shot searches (`keras_nas.darts.DartsSearch`) on the
+    training and validation data, seeded `seed`, `seed + 1`, ..., and sets
+    `architectures` to their derived decisions. The oracle hands these out
+    as trials, in search order (an architecture derived twice is trained
+    once); each is trained from scratch by `space.build(hp)`, and the best
+    by `objective` is the search's result, exported like any trial.
+
+    One search (the default) is plain DARTS. What a single search derives
+    depends on its seed, so the DARTS paper (Liu et al., 2019, section 3.3)
+    runs four and keeps the cell that scores best after a short training
+    from scratch: `searches=4` is that protocol.
 
     Args:
-        objective: The metric the retrained architecture is scored on.
-        max_trials: Ignored: a DARTS search retrains one architecture.
-        seed: Random seed of the supernet's logits and data shuffles.
+        objective: The metric the retrained architectures are scored on
+            (`NASTuner`'s default, `"val_accuracy"`).
+        max_trials: Ignored: the trials are the derived architectures.
+        seed: Random seed of the first search's logits and data shuffles.
+        searches: How many one-shot searches to run, a positive integer.
         **search_options: Arguments of `keras_nas.darts.DartsSearch`
             (`order`, `guard`, `learning_rate`, `arch_learning_rate`, ...).
     """
 
-    def __init__(self, objective=None, max_trials=1, seed=None, **search_options):
-        super().__init__(objective=objective, max_trials=1, seed=seed)
+    def __init__(
+        self,
+        objective="val_accuracy",
+        max_trials=1,
+        seed=None,
+        searches=1,
+        **search_options,
+    ):
+        self.searches = validation.check_positive_int("searches", searches)
+        super().__init__(objective=objective, max_trials=searches, seed=seed)
         known = set(inspect.signature(DartsSearch).parameters) - {
             "space", "seed", "distribution_strategy"
         }
@@ -34,22 +50,28 @@ class DartsOracle(NASOracle):
             "the 'darts' strategy", search_options, sorted(known)
         )
         self.search_options = search_options
-        self.architecture = None
+        self.architectures = []
 
     def propose(self, trial_id):
-        if self.architecture is None:
+        if len(self.architectures) < self.searches:
             raise RuntimeError(
-                "DartsOracle has no derived architecture: NASTuner.search runs "
-                "the one-shot search before asking for a trial."
+                "DartsOracle has not got its derived architectures: "
+                "NASTuner.search runs the one-shot searches before asking "
+                "for a trial."
             )
-        values = dict(self.architecture)
-        return values if self.is_new(values) else None
+        for values in self.architectures:
+            if self.is_new(values):
+                return dict(values)
+        return None
 
     def get_state(self):
         state = super().get_state()
-        state["architecture"] = self.architecture
+        state["architectures"] = self.architectures
         return state
 
     def set_state(self, state):
         super().set_state(state)
-        self.architecture = state["architecture"]
+        if "architectures" in state:
+            self.architectures = state["architectures"]
+        else:  # saved before `searches` existed: one search, one architecture
+            self.architectures = [state["architecture"]] if state["architecture"] else []
