@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import pytest
 from cli_helpers import invoke
 
@@ -135,6 +136,18 @@ def test_several_searches_each_give_a_trial_and_resume_search_by_search(
     assert all(t.status == "COMPLETED" for t in trials)
     best = resumed.oracle.get_best_trials(1)[0]
     assert best.score == max(t.score for t in trials)
+
+
+def test_a_seeded_one_shot_search_repeats_whatever_ran_before(tiny_images, tmp_path):
+    alphas = []
+    for name in ("a", "b"):
+        keras.utils.set_random_seed(len(name) * 7 + ord(name))  # unrelated state
+        tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path,
+                            project_name=name, seed=3)
+        _search(tuner, tiny_images, epochs=1)
+        history = json.loads((tmp_path / name / one_shot.STATE_FILE).read_text())
+        alphas.append(history["history"][0]["alphas"])
+    assert alphas[0] == alphas[1]
 
 
 def test_darts_oracle_reads_a_state_saved_before_several_searches():

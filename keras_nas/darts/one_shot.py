@@ -32,7 +32,9 @@ class OneShotRun:
     Args:
         space: The `NB201Cell` or `ConvNet` to search.
         folder: The run folder.
-        seed: Seed of the logits and the data shuffles.
+        seed: Seed of the search: the supernet's initial weights
+            (`keras.utils.set_random_seed`, as `NASTuner` seeds each trial),
+            its logits and its data shuffles.
         search_options: Further arguments of `DartsSearch`.
         distribution_strategy: The `tf.distribute.Strategy` to train under.
         on_epoch: Optional function `(epoch, epochs, logs, description)`
@@ -77,6 +79,8 @@ class OneShotRun:
                     )
             if state["finished"]:
                 return state["architecture"]
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
         search = DartsSearch(
             self.space,
             seed=self.seed,
