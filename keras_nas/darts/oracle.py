@@ -27,7 +27,8 @@ class DartsOracle(NASOracle):
         objective: The metric the retrained architectures are scored on
             (`NASTuner`'s default, `"val_accuracy"`).
         max_trials: Ignored: the trials are the derived architectures.
-        seed: Random seed of the first search's logits and data shuffles.
+        seed: Random seed of the first search (its initial weights, logits
+            and data shuffles); search `k` uses `seed + k - 1`.
         searches: How many one-shot searches to run, a positive integer.
         **search_options: Arguments of `keras_nas.darts.DartsSearch`
             (`order`, `guard`, `learning_rate`, `arch_learning_rate`, ...).
