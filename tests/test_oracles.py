@@ -1,5 +1,6 @@
 """Tests for keras_nas.oracles, driven directly (no training)."""
 
+import importlib
 import json
 
 import keras_tuner as kt
@@ -16,6 +17,7 @@ from oracle_helpers import assert_canonical
 from oracle_helpers import continuous_space
 from oracle_helpers import declared
 from oracle_helpers import drive
+from oracle_helpers import finish
 from oracle_helpers import keys
 from oracle_helpers import nb201
 from oracle_helpers import small_mlp
@@ -167,6 +169,27 @@ def test_random_save_and_reload_continues_the_sequence(tmp_path):
     uninterrupted = start(oracle(), hp.copy(), tmp_path, "straight")
     expected, _ = drive(uninterrupted)
     assert before + after == expected
+
+
+def test_reload_keeps_the_best_of_equal_scores(tmp_path, monkeypatch):
+    hp = declared(small_mlp())
+    first = start(RandomSearchOracle(OBJECTIVE, max_trials=12, seed=5), hp.copy(),
+                  tmp_path)
+    for _ in range(12):
+        trial = first.create_trial("tuner0")
+        finish(first, trial, {"val_accuracy": 0.5})
+    best = [t.trial_id for t in first.get_best_trials(3)]
+    first.save()
+
+    # The file system may list the trial files in any order.
+    io = importlib.import_module("keras_tuner.src.backend.io")
+    glob = io.glob
+    monkeypatch.setattr(io, "glob", lambda pattern: sorted(glob(pattern))[::-1])
+    second = start(RandomSearchOracle(OBJECTIVE, max_trials=12, seed=5), hp.copy(),
+                   tmp_path)
+    second.reload()
+    assert [t.trial_id for t in second.get_best_trials(3)] == best
+    assert list(second.trials) == list(first.trials)
 
 
 def test_random_state_is_json_safe(tmp_path):

@@ -181,6 +181,16 @@ class NASOracle(kt.Oracle):
     def reload(self):
         super().reload()
         self._recover_unsaved_trials()
+        # KerasTuner reads the trial files in the order the file system lists
+        # them; restore the order the trials started in, which decides, for
+        # example, which of two equal scores `get_best_trials` returns.
+        started = {trial_id: i for i, trial_id in enumerate(self.start_order)}
+        self.trials = dict(
+            sorted(
+                self.trials.items(),
+                key=lambda item: (started.get(item[0], len(started)), int(item[0])),
+            )
+        )
 
     def _recover_unsaved_trials(self):
         """Squares the oracle state with the trial files after a crash.
