@@ -23,9 +23,10 @@ Issue 6 asks that (a) score within 1 point of (b) and that the derived cell
 be non-degenerate: no more than half (3 of 6) of its edges `none` or
 `skip_connect`. The best of 30 trials is the maximum of 30 noisy
 validation scores, so it is biased upwards against the single retraining of
-one DARTS search (and, less, of `--searches` of them); for an even-handed view, both cells are also retrained `--retrains`
-times with the same fresh seeds (`--seed`, `--seed + 1`, ...) and their mean
-best-epoch `val_accuracy` and test accuracy are printed.
+one DARTS search (and, less, of `--searches` of them); for an even-handed
+view, both cells are also retrained `--retrains` times with the same fresh
+seeds (`--seed`, `--seed + 1`, ...) and their mean best-epoch
+`val_accuracy` and test accuracy are printed.
 
 Run it from the repository root:
 
@@ -132,15 +133,7 @@ def run_darts(space, data, args, directory):
         overwrite=False,
         verbose=1,
     )
-    start = time.perf_counter()
-    tuner.search(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-    )
-    result = {**best_trial(tuner, data), "seconds": time.perf_counter() - start}
+    result = search_and_score(tuner, data, args)
     scores = {
         space.to_arch_str(t.hyperparameters.values): t.score
         for t in tuner.oracle.trials.values()
@@ -174,6 +167,17 @@ def run_evolution(space, data, args, directory):
         overwrite=False,
         verbose=1,
     )
+    return search_and_score(tuner, data, args)
+
+
+def search_and_score(tuner, data, args):
+    """Runs (or resumes) a tuner's search; its best trial's scores.
+
+    Returns:
+        A dict: the best trial's `val_accuracy`, the test accuracy of
+        `tuner.load_model(best)`, its `values` and `arch_str`, the number of
+        `completed` trials and the search's wall `seconds`.
+    """
     start = time.perf_counter()
     tuner.search(
         data.x_train,
@@ -182,11 +186,7 @@ def run_evolution(space, data, args, directory):
         epochs=args.epochs,
         batch_size=args.batch_size,
     )
-    return {**best_trial(tuner, data), "seconds": time.perf_counter() - start}
-
-
-def best_trial(tuner, data):
-    """The best trial's `val_accuracy`, test accuracy and architecture."""
+    seconds = time.perf_counter() - start
     trial = tuner.oracle.get_best_trials(1)[0]
     best = tuner.get_best_architectures(1)[0]
     model = tuner.load_model(trial)
@@ -198,6 +198,7 @@ def best_trial(tuner, data):
         "values": dict(best["decisions"]),
         "arch_str": best["arch_str"],
         "completed": completed,
+        "seconds": seconds,
     }
 
 
