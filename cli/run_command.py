@@ -65,8 +65,8 @@ def run(ctx, config_path, overwrite, **options):
     """Search a space on a dataset and export the best model."""
     settings = _settings(ctx, config_path, options)
     kn = import_keras_nas()
-    from keras_nas import distributed
-    from keras_nas import failures
+    from keras_nas.engine import distributed
+    from keras_nas.engine import failures
 
     try:
         role = distributed.role()
@@ -78,7 +78,7 @@ def run(ctx, config_path, overwrite, **options):
     check_choice("--space", space_name, sorted(kn.spaces.SPACES))
     check_choice("--objective", settings["objective"], OBJECTIVES)
     check_choice("--trial-process", settings["trial_process"],
-                 kn.tuner.TRIAL_PROCESSES)
+                 kn.engine.tuner.TRIAL_PROCESSES)
     time_limit = _time_limit(settings["time_limit"])
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
@@ -205,7 +205,7 @@ def _settings(ctx, config_path, options):
 
 
 def _time_limit(value):
-    from keras_nas.time_limit import parse_duration
+    from keras_nas.engine.time_limit import parse_duration
 
     if value is None:
         return None

@@ -8,6 +8,6 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.encoding import RepeatedStructure
 from keras_nas.export import export_saved_model
 from keras_nas.export import load_exported
-from keras_nas.tuner import NASTuner
+from keras_nas.engine.tuner import NASTuner
 
 __version__ = "0.1.0"

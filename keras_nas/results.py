@@ -1,6 +1,6 @@
 """Leaderboards of a search's trials."""
 
-from keras_nas.progress import format_architecture
+from keras_nas.engine.progress import format_architecture
 
 
 def leaderboard(trials, objective, describe, num_trials=10):

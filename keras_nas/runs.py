@@ -5,7 +5,7 @@ import os
 
 import keras_tuner as kt
 
-from keras_nas.checkpoint import restore_weights
+from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.export import export_saved_model
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard

@@ -17,7 +17,7 @@ from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief
 from keras_tuner.src.distribute import oracle_client
 
-from keras_nas import distributed
+from keras_nas.engine import distributed
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES
 from oracle_helpers import OBJECTIVE

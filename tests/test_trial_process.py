@@ -1,4 +1,4 @@
-"""Tests of `keras_nas.trial_process`: one trial trained in a child process."""
+"""Tests of `keras_nas.engine.trial_process`: one trial trained in a child process."""
 
 import json
 import os
@@ -13,14 +13,14 @@ from keras_tuner.src.engine.hypermodel import DefaultHyperModel
 from tensorflow.python.framework import ops as tf_ops
 
 import keras_nas as kn
-from keras_nas.checkpoint import restore_weights
+from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.datasets import load_dataset
-from keras_nas.failures import ArchitectureBuildError
+from keras_nas.engine.failures import ArchitectureBuildError
 from keras_nas.spaces import MLP
-from keras_nas.trial_process import TrialProcessError
-from keras_nas.trial_process import TrialProcessKilledError
-from keras_nas.gradient_registry import release_custom_gradients
-from keras_nas.trial_process import fit_in_subprocess
+from keras_nas.engine.trial_process import TrialProcessError
+from keras_nas.engine.trial_process import TrialProcessKilledError
+from keras_nas.engine.gradient_registry import release_custom_gradients
+from keras_nas.engine.trial_process import fit_in_subprocess
 
 OBJECTIVE = kt.Objective("val_accuracy", "max")
 SEED = 7

@@ -150,7 +150,7 @@ def test_oversized_architectures_are_rejected_before_training(
 
 
 def test_default_distribution_strategy_on_cpu():
-    strategy = kn.tuner.default_distribution_strategy()
+    strategy = kn.engine.tuner.default_distribution_strategy()
     assert strategy.num_replicas_in_sync == 1
 
 

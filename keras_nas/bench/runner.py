@@ -21,6 +21,7 @@ import warnings
 import keras_tuner as kt
 import numpy as np
 
+from keras_nas import compat
 from keras_nas import validation
 from keras_nas.files import write_json_atomically
 from keras_nas.bench import baselines as baselines_module
@@ -150,10 +151,7 @@ def _release(oracle):
     that are never cleared, so every oracle created would stay in memory for
     the life of the process.
     """
-    from keras_tuner.src.engine import oracle as oracle_module
-
-    oracle_module.LOCKS.pop(oracle, None)
-    oracle_module.THREADS.pop(oracle, None)
+    compat.release_oracle_locks(oracle)
 
 
 def run_oracle(

@@ -139,6 +139,43 @@ def stratified_indices(y, *, seed=0, validation_fraction=0.2, test_fraction=0.2)
     return tuple(rng.permutation(np.concatenate(part)) for part in parts)
 
 
+def random_indices(n, *, seed=0, validation_fraction=0.2, test_fraction=0.2):
+    """Cuts `n` sample indices into train, validation and test at random.
+
+    The split of targets that are not classes (regression). The first
+    `round(n * test_fraction)` indices of a permutation by
+    `np.random.default_rng(seed)` go to test, those up to
+    `round(n * (test_fraction + validation_fraction))` to validation, the
+    rest to train.
+
+    Args:
+        n: Number of samples.
+        seed: Seed of the random generator.
+        validation_fraction: Fraction held out for validation.
+        test_fraction: Fraction held out for test.
+
+    Returns:
+        A tuple `(train, val, test)` of 1-D integer index arrays.
+
+    Raises:
+        ValueError: If the fractions are invalid.
+        DatasetError: If a part would be empty.
+    """
+    validation_fraction, test_fraction = check_fractions(
+        validation_fraction, test_fraction
+    )
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(n * test_fraction + 0.5)
+    n_held = int(n * (test_fraction + validation_fraction) + 0.5)
+    if not 0 < n_test < n_held < n:
+        raise DatasetError(
+            f"{n} samples are too few to split with validation_fraction="
+            f"{validation_fraction} and test_fraction={test_fraction}: every "
+            "split needs at least one sample."
+        )
+    return order[n_held:], order[n_test:n_held], order[:n_test]
+
+
 def stratified_split(
     name, x, y, *, seed=0, validation_fraction=0.2, test_fraction=0.2
 ):

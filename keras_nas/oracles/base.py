@@ -6,6 +6,7 @@ import os
 import keras_tuner as kt
 import numpy as np
 
+from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.files import write_json_atomically
@@ -202,18 +203,19 @@ class NASOracle(kt.Oracle):
         """
         status = kt.engine.trial.TrialStatus
         ended = set(self.end_order)
+        retry_queue, run_times = compat.retry_queue(self), compat.run_times(self)
         for trial_id in sorted(self.trials):
             trial = self.trials[trial_id]
             if trial_id in ended:
                 continue
             if trial.status in (status.COMPLETED, status.FAILED):
                 self.end_order.append(trial_id)
-                if trial_id in self._retry_queue:
-                    self._retry_queue.remove(trial_id)
-                self._run_times[trial_id] = max(self._run_times[trial_id], 1)
-            elif trial_id not in self._retry_queue:
+                if trial_id in retry_queue:
+                    retry_queue.remove(trial_id)
+                run_times[trial_id] = max(run_times[trial_id], 1)
+            elif trial_id not in retry_queue:
                 trial.status = status.RUNNING
-                self._retry_queue.append(trial_id)
+                retry_queue.append(trial_id)
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
                 self._record_values(trial)

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from tensorflow.python.framework import ops as tf_ops
+from keras_nas import compat
 
 _CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 
@@ -31,7 +31,7 @@ def release_custom_gradients():
         model.fit(x, y, epochs=1)
     ```
     """
-    registry = tf_ops.gradient_registry._registry
+    registry = compat.gradient_registry()
     before = set(registry)
     try:
         yield

@@ -9,35 +9,35 @@ import zlib
 import keras
 import keras_tuner as kt
 import tensorflow as tf
-from keras_tuner.src.engine import tuner_utils
 
-from keras_nas import distributed  # noqa: F401 (mutes a KerasTuner print)
-from keras_nas import trial_process as trial_process_module
+from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print)
+from keras_nas.engine import trial_process as trial_process_module
+from keras_nas import compat
 from keras_nas import validation
-from keras_nas.checkpoint import BestWeights
-from keras_nas.checkpoint import restore_weights
+from keras_nas.engine.checkpoint import BestWeights
+from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.darts.one_shot import OneShotRun
 from keras_nas.darts.oracle import DartsOracle
-from keras_nas.failures import StopOnNaN
-from keras_nas.failures import build_trial_model
-from keras_nas.failures import TooManyFailuresError
-from keras_nas.failures import failure_reason
-from keras_nas.failures import first_line
+from keras_nas.engine.failures import StopOnNaN
+from keras_nas.engine.failures import build_trial_model
+from keras_nas.engine.failures import TooManyFailuresError
+from keras_nas.engine.failures import failure_reason
+from keras_nas.engine.failures import first_line
 from keras_nas.files import write_json_atomically
-from keras_nas.gradient_registry import release_custom_gradients
+from keras_nas.engine.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
 from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
-from keras_nas.progress import SearchProgress
-from keras_nas.progress import format_architecture
+from keras_nas.engine.progress import SearchProgress
+from keras_nas.engine.progress import format_architecture
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
 from keras_nas.runs import SEARCH_FILE
 from keras_nas.runs import export_trial
 from keras_nas.spaces.base import SearchSpace
-from keras_nas.time_limit import StopAtDeadline
-from keras_nas.time_limit import TimeLimitReached
-from keras_nas.time_limit import parse_duration
+from keras_nas.engine.time_limit import StopAtDeadline
+from keras_nas.engine.time_limit import TimeLimitReached
+from keras_nas.engine.time_limit import parse_duration
 
 _STATUS = kt.engine.trial.TrialStatus
 TRIAL_PROCESSES = ("in_process", "subprocess")
@@ -84,14 +84,14 @@ class NASTuner(kt.Tuner):
             current batch and is not counted; it runs again when the search
             is resumed. Finished trials are kept.
         max_consecutive_failures: Stop the search (with
-            `keras_nas.failures.TooManyFailuresError`) after this many
+            `keras_nas.engine.failures.TooManyFailuresError`) after this many
             failed trials in a row. A trial fails, with its reason recorded,
             when its architecture cannot be built, its loss becomes NaN, it
             runs out of memory or raises any other error.
         trial_process: `"in_process"` (default) trains in this process;
             `"subprocess"` trains each trial in a fresh child process, so
             that nothing a trial leaves behind accumulates over a long
-            search (see `keras_nas.trial_process` for what it requires:
+            search (see `keras_nas.engine.trial_process` for what it requires:
             a picklable space, NumPy data, a `__main__` guard).
         verbose: 1 prints one line per trial, 0 prints nothing.
         **kwargs: Further arguments of `keras_tuner.Tuner`.
@@ -354,7 +354,7 @@ class NASTuner(kt.Tuner):
         for execution in range(self.executions_per_trial):
             callbacks = self._deepcopy_callbacks(user_callbacks)
             self._configure_tensorboard_dir(callbacks, trial, execution)
-            callbacks.append(tuner_utils.TunerCallback(self, trial))
+            callbacks.append(compat.tuner_callback(self, trial))
             callbacks.append(StopOnNaN())
             callbacks.append(checkpoint)
             deadline = None
@@ -371,7 +371,7 @@ class NASTuner(kt.Tuner):
         return results
 
     def _run_trial_in_subprocess(self, trial, fit_args, fit_kwargs):
-        """Trains each execution in a child process (`keras_nas.trial_process`).
+        """Trains each execution in a child process (`keras_nas.engine.trial_process`).
 
         The child adds its own NaN check, best-epoch checkpoint and deadline.
         """
@@ -406,10 +406,10 @@ class NASTuner(kt.Tuner):
         model = self._try_build(hp)
         params = model.count_params()
         history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
-        tuner_utils.validate_trial_results(
+        compat.validate_trial_results(
             history, self.oracle.objective, "HyperModel.fit()"
         )
-        metrics = tuner_utils.convert_to_metrics_dict(
+        metrics = compat.convert_to_metrics_dict(
             history, self.oracle.objective
         )
         with open(self._get_build_config_fname(trial.trial_id), "w") as f:
@@ -518,7 +518,7 @@ class NASTuner(kt.Tuner):
 
     def _oracle_label(self):
         # A worker's oracle is KerasTuner's client of the chief's oracle.
-        return type(getattr(self.oracle, "_oracle", self.oracle)).__name__
+        return type(compat.worker_oracle(self.oracle)).__name__
 
     def _space_label(self):
         if isinstance(self.hypermodel, SearchSpace):

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from keras_nas import compat
 from keras_nas import validation
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
@@ -30,19 +31,7 @@ _POLL_SECONDS = 0.2
 _STOP_SECONDS = 10.0
 
 
-def mute_keras_tuner_proto_print():
-    """Mutes the debug `print` in KerasTuner's `Parent.to_proto`.
-
-    Shadows `print` in `keras_tuner.src.engine.conditions` only, and only
-    while that method still calls it (KerasTuner 1.4.x); idempotent.
-    """
-    from keras_tuner.src.engine import conditions
-
-    if "print" in conditions.Parent.to_proto.__code__.co_names:
-        conditions.print = lambda *args, **kwargs: None
-
-
-mute_keras_tuner_proto_print()
+compat.mute_proto_print()
 
 
 class LaunchError(RuntimeError):

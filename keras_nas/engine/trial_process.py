@@ -6,7 +6,7 @@ the parent's TensorFlow state and all of its memory is returned when it
 exits, whatever TensorFlow, Keras or a user's space leave behind. What
 crosses back is small: the per-epoch metrics, the parameter count, and two
 files (the best epoch's weights and the model's build config).
-(`keras_nas.gradient_registry.release_custom_gradients`, which `NASTuner`
+(`keras_nas.engine.gradient_registry.release_custom_gradients`, which `NASTuner`
 applies to every trial, already removes the leak measured in-process.)
 
 Requirements of subprocess trials:
@@ -41,14 +41,13 @@ import traceback
 import keras
 import keras_tuner as kt
 import tensorflow as tf
-from keras_tuner.src.engine import objective as objective_module
-from keras_tuner.src.engine import tuner_utils
 
-from keras_nas.checkpoint import BestWeights
-from keras_nas.failures import build_trial_model
-from keras_nas.failures import StopOnNaN
-from keras_nas.failures import first_line
-from keras_nas.time_limit import StopAtDeadline
+from keras_nas import compat
+from keras_nas.engine.checkpoint import BestWeights
+from keras_nas.engine.failures import build_trial_model
+from keras_nas.engine.failures import StopOnNaN
+from keras_nas.engine.failures import first_line
+from keras_nas.engine.time_limit import StopAtDeadline
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
 _JOIN_SECONDS = 30
@@ -137,10 +136,10 @@ class TrialProcessResult:
             and `"params"`.
         """
         history = self.keras_history()
-        tuner_utils.validate_trial_results(
+        compat.validate_trial_results(
             history, objective, "HyperModel.fit()"
         )
-        metrics = tuner_utils.convert_to_metrics_dict(history, objective)
+        metrics = compat.convert_to_metrics_dict(history, objective)
         return {**metrics, "params": float(self.params)}
 
 
@@ -232,7 +231,7 @@ def fit_in_subprocess(
     fit_kwargs = dict(fit_kwargs or {})
     settings = {
         "seed": seed,
-        "objective": objective_module.create_objective(objective),
+        "objective": compat.create_objective(objective),
         "checkpoint_path": os.fspath(checkpoint_path),
         "build_config_path": os.fspath(build_config_path),
         "max_params": max_params,
@@ -542,7 +541,7 @@ def _fit(
     history = hypermodel.fit(
         hp, model, *fit_args, callbacks=callbacks, **fit_kwargs
     )
-    tuner_utils.validate_trial_results(history, objective, "HyperModel.fit()")
+    compat.validate_trial_results(history, objective, "HyperModel.fit()")
     with open(build_config_path, "w") as f:
         json.dump(model.get_build_config(), f)
     best = checkpoint.best_value

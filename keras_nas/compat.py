@@ -1,0 +1,163 @@
+"""Every private KerasTuner and TensorFlow name keras-nas relies on.
+
+KerasTuner keeps the helpers a custom `Tuner` needs under `keras_tuner.src`,
+and some of an oracle's state in underscored attributes; TensorFlow keeps
+its gradient registry under `tensorflow.python`. None of them is public, so
+they may move in any release. keras-nas reaches them only through this
+module, and `check()` (run by the test suite) verifies that each is still
+where it was, naming the installed version when one has moved.
+
+Tested range: KerasTuner `TESTED_KERAS_TUNER` (pinned in `setup.cfg`).
+"""
+
+import keras_tuner as kt
+
+TESTED_KERAS_TUNER = ">=1.4.7,<1.5"
+"""The KerasTuner versions these names were checked against."""
+
+TUNER_HOOKS = (
+    "_populate_initial_space",
+    "_try_run_and_update_trial",
+    "_run_and_update_trial",
+    "_build_hypermodel",
+    "_get_checkpoint_fname",
+    "_get_build_config_fname",
+    "_get_tuner_fname",
+    "_deepcopy_callbacks",
+    "_configure_tensorboard_dir",
+    "_is_worker",
+)
+"""Underscored `keras_tuner.Tuner` methods `NASTuner` overrides or calls."""
+
+ORACLE_ATTRIBUTES = ("_retry_queue", "_run_times")
+"""Underscored `keras_tuner.Oracle` attributes the crash recovery edits."""
+
+
+class CompatibilityError(ImportError):
+    """A private KerasTuner or TensorFlow name keras-nas uses has moved."""
+
+
+def _moved(what, error=None):
+    detail = f" ({type(error).__name__}: {error})" if error is not None else ""
+    return CompatibilityError(
+        f"keras-nas cannot find {what} in KerasTuner {kt.__version__} "
+        f"(tested: keras-tuner{TESTED_KERAS_TUNER}){detail}. Install a tested "
+        "KerasTuner version, or update keras_nas/compat.py."
+    )
+
+
+try:
+    from keras_tuner.src.engine import conditions as _conditions
+    from keras_tuner.src.engine import objective as _objective
+    from keras_tuner.src.engine import oracle as _oracle
+    from keras_tuner.src.engine import tuner_utils as _tuner_utils
+except ImportError as _error:  # pragma: no cover - only on an untested version
+    raise _moved("its engine modules (keras_tuner.src.engine.*)", _error) from None
+
+
+def tuner_callback(tuner, trial):
+    """KerasTuner's callback that reports each epoch to a tuner's hooks."""
+    return _tuner_utils.TunerCallback(tuner, trial)
+
+
+def validate_trial_results(results, objective, function_name):
+    """KerasTuner's check of what `run_trial` or `fit` returned."""
+    _tuner_utils.validate_trial_results(results, objective, function_name)
+
+
+def convert_to_metrics_dict(results, objective):
+    """KerasTuner's best-epoch metrics of a `History`, dict or value."""
+    return _tuner_utils.convert_to_metrics_dict(results, objective)
+
+
+def create_objective(objective):
+    """A `keras_tuner.Objective` (or `MultiObjective`) from a name or objects."""
+    return _objective.create_objective(objective)
+
+
+def mute_proto_print():
+    """Mutes the debug `print` in KerasTuner 1.4's `Parent.to_proto`.
+
+    It writes a line for every conditional decision each time a trial
+    crosses the wire in distributed mode. Shadows `print` in KerasTuner's
+    `conditions` module only, and only while that method still calls it;
+    idempotent.
+    """
+    if "print" in _conditions.Parent.to_proto.__code__.co_names:
+        _conditions.print = lambda *args, **kwargs: None
+
+
+def release_oracle_locks(oracle):
+    """Drops KerasTuner's per-oracle lock entries for `oracle`.
+
+    `keras_tuner.synchronized` keeps a lock per oracle in module-level dicts
+    that are never cleared, so every oracle created would otherwise stay in
+    memory for the life of the process.
+    """
+    _oracle.LOCKS.pop(oracle, None)
+    _oracle.THREADS.pop(oracle, None)
+
+
+def retry_queue(oracle):
+    """The oracle's list of trial ids to run again (a live reference)."""
+    return oracle._retry_queue
+
+
+def run_times(oracle):
+    """The oracle's `{trial_id: times run}` (a live reference)."""
+    return oracle._run_times
+
+
+def worker_oracle(oracle):
+    """The oracle a distributed worker's client stands for, else `oracle`."""
+    return getattr(oracle, "_oracle", oracle)
+
+
+def gradient_registry():
+    """TensorFlow's global registry of gradient functions (a live dict)."""
+    from tensorflow.python.framework import ops
+
+    return ops.gradient_registry._registry
+
+
+def check():
+    """Verifies that every private name used is where keras-nas expects it.
+
+    Raises:
+        CompatibilityError: Naming the installed KerasTuner version and the
+            first name that has moved.
+    """
+    for name in TUNER_HOOKS:
+        if not callable(getattr(kt.Tuner, name, None)):
+            raise _moved(f"keras_tuner.Tuner.{name}")
+    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=1)
+    try:
+        for name in ORACLE_ATTRIBUTES:
+            if not hasattr(oracle, name):
+                raise _moved(f"keras_tuner.Oracle.{name}")
+        for module, names in (
+            (_tuner_utils, ("TunerCallback", "validate_trial_results",
+                            "convert_to_metrics_dict")),
+            (_objective, ("create_objective",)),
+            (_oracle, ("LOCKS", "THREADS")),
+            (_conditions, ("Parent",)),
+        ):
+            for name in names:
+                if not hasattr(module, name):
+                    raise _moved(f"{module.__name__}.{name}")
+        if not hasattr(_conditions.Parent, "to_proto"):
+            raise _moved("keras_tuner conditions.Parent.to_proto")
+    finally:
+        release_oracle_locks(oracle)
+    try:
+        registry = gradient_registry()
+    except (ImportError, AttributeError) as error:
+        raise CompatibilityError(
+            "keras-nas cannot find TensorFlow's gradient registry "
+            f"(tensorflow.python.framework.ops.gradient_registry._registry): {error}"
+        ) from None
+    if not isinstance(registry, dict):
+        raise CompatibilityError(
+            "TensorFlow's gradient registry is no longer a dict "
+            f"(found {type(registry).__name__})."
+        )
