@@ -69,8 +69,11 @@ def export(run_dir, out, overwrite):
     if run_directory.dataset is not None:
         from keras_nas.datasets import load_dataset
 
+        task = run_directory.task
         data = load_dataset(
-            run_directory.dataset["dataset"], seed=run_directory.dataset["seed"]
+            run_directory.dataset["dataset"],
+            seed=run_directory.dataset["seed"],
+            task=None if task is None else task.name,
         )
         x_test, y_test = data.x_test, data.y_test
     try:
@@ -84,6 +87,7 @@ def export(run_dir, out, overwrite):
             x_test=x_test,
             y_test=y_test,
             overwrite=overwrite,
+            task=run_directory.task,
         )
     except (FileExistsError, ValueError) as error:
         raise click.UsageError(str(error)) from None

@@ -17,7 +17,7 @@ from keras_nas_cli.config_file import ConfigError
 from keras_nas_cli.config_file import load_config
 from keras_nas_cli.config_file import split_named
 
-OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
+TASKS = ("auto", "multiclass", "binary", "regression")
 _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
 
 
@@ -38,8 +38,14 @@ _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
 @click.option("--epochs", default=10, show_default=True, type=int,
               help="Training epochs per trial.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--objective", default="val_accuracy", show_default=True,
-              help="Metric to optimise: " + ", ".join(OBJECTIVES) + ".")
+@click.option("--task", default="auto", show_default=True,
+              help=("auto (detected from the labels), multiclass, binary or "
+                    "regression."))
+@click.option("--objective", default=None,
+              help=("Metric to optimise [default: val_accuracy for "
+                    "classification, val_loss for regression]; also loss, "
+                    "accuracy, or val_mae, val_rmse, val_r2 and their "
+                    "training forms for regression."))
 @click.option("--directory", default="runs", show_default=True,
               help="Folder holding runs.")
 @click.option("--name", default=None,
@@ -76,7 +82,7 @@ def run(ctx, config_path, overwrite, **options):
     strategy_name, strategy_options = split_named(settings["strategy"])
     check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES) + ["darts"])
     check_choice("--space", space_name, sorted(kn.spaces.SPACES))
-    check_choice("--objective", settings["objective"], OBJECTIVES)
+    check_choice("--task", settings["task"], TASKS)
     check_choice("--trial-process", settings["trial_process"],
                  kn.engine.tuner.TRIAL_PROCESSES)
     time_limit = _time_limit(settings["time_limit"])
@@ -95,18 +101,31 @@ def run(ctx, config_path, overwrite, **options):
     run_dir = os.path.join(settings["directory"], name)
     existing = role != "worker" and _check_run_folder(run_dir, overwrite)
     try:
-        data = kn.datasets.load_dataset(settings["dataset"], seed=settings["seed"])
+        data = kn.datasets.load_dataset(
+            settings["dataset"], seed=settings["seed"], task=_task(settings)
+        )
+    except ValueError as error:
+        raise click.BadParameter(
+            " ".join(str(error).split()),
+            param_hint="--task" if "`task`" in str(error) else "--dataset",
+        ) from None
+    try:
+        objective = data.task.objective(settings["objective"])
+    except ValueError as error:
+        raise click.BadParameter(" ".join(str(error).split()),
+                                 param_hint="--objective") from None
+    try:
         search_space = kn.spaces.get_space(
-            space_name, data.input_shape, data.num_classes, **space_options
+            space_name, data.input_shape, task=data.task, **space_options
         )
         if strategy_name == "darts":
             oracle = kn.darts.DartsOracle(
-                objective=settings["objective"], seed=settings["seed"],
+                objective=objective, seed=settings["seed"],
                 **strategy_options,
             )
         else:
             oracle = kn.oracles.get_oracle(
-                strategy_name, settings["objective"], settings["max_trials"],
+                strategy_name, objective, settings["max_trials"],
                 settings["seed"], **strategy_options,
             )
     except (ValueError, FileNotFoundError) as error:
@@ -115,7 +134,8 @@ def run(ctx, config_path, overwrite, **options):
         _check_same_run(
             run_dir,
             {"dataset": settings["dataset"], "seed": settings["seed"],
-             "space": space_name, "strategy": strategy_name},
+             "task": settings["task"], "space": space_name,
+             "strategy": strategy_name},
         )
     if settings["workers"] is not None:
         sys.exit(_launch(distributed, settings, existing, overwrite))
@@ -151,6 +171,7 @@ def run(ctx, config_path, overwrite, **options):
         ) from None
     if role != "worker":
         click.echo(data.summary())
+        click.echo(f"Task: {data.task_reason}")
         _write_dataset_file(run_dir, settings)
     try:
         tuner.search(
@@ -204,6 +225,10 @@ def _settings(ctx, config_path, options):
     return settings
 
 
+def _task(settings):
+    return None if settings["task"] == "auto" else settings["task"]
+
+
 def _time_limit(value):
     from keras_nas.engine.time_limit import parse_duration
 
@@ -246,7 +271,7 @@ def _default_name(dataset, space, strategy):
 def _write_dataset_file(run_dir, settings):
     from keras_nas.runs import DATASET_FILE
 
-    keys = ("dataset", "seed", "epochs", "batch_size")
+    keys = ("dataset", "seed", "task", "epochs", "batch_size")
     with open(os.path.join(run_dir, DATASET_FILE), "w") as f:
         json.dump({key: settings[key] for key in keys}, f, indent=2)
 

@@ -4,6 +4,7 @@ from keras_nas import darts
 from keras_nas import datasets
 from keras_nas import oracles
 from keras_nas import spaces
+from keras_nas import tasks
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.encoding import RepeatedStructure
 from keras_nas.export import export_saved_model

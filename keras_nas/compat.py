@@ -75,6 +75,13 @@ def create_objective(objective):
     return _objective.create_objective(objective)
 
 
+def single_objectives(objective):
+    """The `keras_tuner.Objective`s of an objective (several for a list)."""
+    if isinstance(objective, _objective.MultiObjective):
+        return list(objective.objectives)
+    return [objective]
+
+
 def mute_proto_print():
     """Mutes the debug `print` in KerasTuner 1.4's `Parent.to_proto`.
 
@@ -138,7 +145,7 @@ def check():
         for module, names in (
             (_tuner_utils, ("TunerCallback", "validate_trial_results",
                             "convert_to_metrics_dict")),
-            (_objective, ("create_objective",)),
+            (_objective, ("create_objective", "MultiObjective")),
             (_oracle, ("LOCKS", "THREADS")),
             (_conditions, ("Parent",)),
         ):

@@ -7,8 +7,10 @@ import keras_tuner as kt
 
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.export import export_saved_model
+from keras_nas.tasks import evaluate
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
+from keras_nas.results import task_columns
 from keras_nas.spaces.registry import SPACES
 
 SEARCH_FILE = "search.json"
@@ -142,9 +144,17 @@ class RunDirectory:
             return self.space.describe(values)
         return {"space": self.search.get("space"), "decisions": dict(values)}
 
+    @property
+    def task(self):
+        """The space's `keras_nas.tasks.Task`, or `None` for a custom space."""
+        return None if self.space is None else self.space.task
+
     def leaderboard(self, num_trials=10):
         """The best `num_trials` completed trials, as `results.leaderboard` rows."""
-        return leaderboard(self.trials, self.objective, self.describe, num_trials)
+        return leaderboard(
+            self.trials, self.objective, self.describe, num_trials,
+            columns=task_columns(self.task, self.objective),
+        )
 
     def format_leaderboard(self, num_trials=10):
         """The leaderboard as text."""
@@ -192,8 +202,15 @@ def export_trial(
     x_test=None,
     y_test=None,
     overwrite=False,
+    task=None,
 ):
     """Exports a trial's model with `architecture.json` and `metrics.json`.
+
+    Both files record the task (`architecture.json` its full config with
+    the class names, or the regression targets' statistics); `metrics.json`
+    its name, the class names in output order, the trial's validation
+    figures and, with `x_test`, the test figures (`test_loss` and the
+    task's metrics: `test_accuracy`, or `test_mae`, `test_rmse`, `test_r2`).
 
     Args:
         model: The trial's trained model.
@@ -204,8 +221,10 @@ def export_trial(
         search: The search settings (`search.json`'s content), stored with the
             architecture.
         x_test: Optional held-out inputs for the test figures.
-        y_test: Labels of `x_test`.
+        y_test: Labels of `x_test`, encoded as the model trains on them.
         overwrite: Whether to replace a previous export.
+        task: The space's `keras_nas.tasks.Task`, or `None` for a plain
+            `build(hp)` model.
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -216,9 +235,12 @@ def export_trial(
         "score": trial.score,
         **{name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics},
     }
+    if task is not None:
+        metrics["task"] = task.name
+        if task.is_classification:
+            metrics["class_names"] = task.class_names
     if x_test is not None:
-        evaluated = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
-        metrics.update({f"test_{k}": float(v) for k, v in evaluated.items()})
+        metrics.update(evaluate(model, x_test, y_test))
     search = search or {}
     architecture = {
         **description,
@@ -226,6 +248,8 @@ def export_trial(
         "strategy": search.get("strategy"),
         "trial_id": trial.trial_id,
     }
+    if task is not None:
+        architecture["task"] = task.get_config()
     return export_saved_model(
         model, path, architecture=architecture, metrics=metrics, overwrite=overwrite
     )

@@ -153,8 +153,8 @@ class Task:
         """Per-sample loss tensor, for training loops of their own (DARTS)."""
         raise NotImplementedError
 
-    def make_metrics(self):
-        """New Keras metric objects, named as in `metric_names`."""
+    def make_metrics(self, prefix=""):
+        """New Keras metric objects, named `prefix` + each of `metric_names`."""
         raise NotImplementedError
 
     def compile(self, model, optimizer):
@@ -340,22 +340,23 @@ class Multiclass(_ClassificationTask):
             return self
         y = _column(_as_array("y", y))
         classes = self._classes_of(y, "y")
-        if self._num_classes is not None:
-            if _label_kind(y) in ("int", "float") and classes == list(range(len(classes))):
-                if len(classes) > self._num_classes:
-                    raise TaskError(
-                        "Received an invalid value for `y`: labels must be "
-                        f"integers in [0, {self._num_classes}) for "
-                        f"num_classes={self._num_classes}. Received: a label "
-                        f"{len(classes) - 1}"
-                    )
-                classes = list(range(self._num_classes))
-            elif len(classes) > self._num_classes:
+        numeric = _label_kind(y) in ("int", "float")
+        if self._num_classes is not None and numeric:
+            labels = y.astype("int64")
+            wrong = (labels < 0) | (labels >= self._num_classes)
+            if wrong.any():
                 raise TaskError(
-                    f"Received an invalid value for `y`: {len(classes)} "
-                    f"classes {_shown(classes)} for num_classes="
-                    f"{self._num_classes}."
+                    "Received an invalid value for `y`: labels must be "
+                    f"integers in [0, {self._num_classes}) for num_classes="
+                    f"{self._num_classes}. Received: y holds "
+                    f"{_scalar(y[wrong][0])!r}"
                 )
+            classes = list(range(self._num_classes))
+        elif self._num_classes is not None and len(classes) != self._num_classes:
+            raise TaskError(
+                f"Received an invalid value for `y`: {len(classes)} classes "
+                f"{_shown(classes)} for num_classes={self._num_classes}."
+            )
         if len(classes) < 2:
             raise TaskError(
                 "Received an invalid value for `y`: the multiclass task needs "
@@ -377,8 +378,8 @@ class Multiclass(_ClassificationTask):
     def loss_fn(self, y_true, y_pred):
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
 
-    def make_metrics(self):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    def make_metrics(self, prefix=""):
+        return [keras.metrics.SparseCategoricalAccuracy(name=f"{prefix}accuracy")]
 
     def summary(self):
         return f"{self.num_classes} classes"
@@ -436,8 +437,8 @@ class Binary(_ClassificationTask):
             keras.ops.reshape(keras.ops.cast(y_true, y_pred.dtype), (-1, 1)), y_pred
         )
 
-    def make_metrics(self):
-        return [keras.metrics.BinaryAccuracy(name="accuracy")]
+    def make_metrics(self, prefix=""):
+        return [keras.metrics.BinaryAccuracy(name=f"{prefix}accuracy")]
 
     def summary(self):
         return f"binary ({self.class_names[0]!r} / {self.class_names[1]!r})" if (
@@ -554,11 +555,11 @@ class Regression(Task):
             y_pred,
         )
 
-    def make_metrics(self):
+    def make_metrics(self, prefix=""):
         return [
-            keras.metrics.MeanAbsoluteError(name="mae"),
-            keras.metrics.RootMeanSquaredError(name="rmse"),
-            keras.metrics.R2Score(name="r2"),
+            keras.metrics.MeanAbsoluteError(name=f"{prefix}mae"),
+            keras.metrics.RootMeanSquaredError(name=f"{prefix}rmse"),
+            keras.metrics.R2Score(name=f"{prefix}r2"),
         ]
 
     def summary(self):
@@ -660,12 +661,11 @@ def detect_task(y):
     return Regression(), f"{kind} targets with {distinct} distinct values: regression"
 
 
-def evaluate(task, model, x, y, prefix="test_"):
+def evaluate(model, x, y, prefix="test_"):
     """The task's figures of a trained model on encoded labels.
 
     Args:
-        task: The `Task`.
-        model: A compiled `keras.Model`.
+        model: A model compiled by its task (`Task.compile`).
         x: Inputs.
         y: Labels encoded by `task.encode`.
         prefix: Prefix of the returned names.

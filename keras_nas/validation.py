@@ -188,42 +188,38 @@ def check_known_arguments(owner, arguments, known):
 
 
 def check_fit_data(space, fit_args, fit_kwargs):
-    """Checks NumPy inputs and labels of `fit` against a space's settings.
+    """Checks NumPy inputs of `fit` against a space's input shape.
+
+    Labels are checked by the space's task when it encodes them.
 
     Args:
-        space: A `SearchSpace` (its `input_shape` and `num_classes`).
+        space: A `SearchSpace` (its `input_shape`).
         fit_args: Positional arguments of `fit`.
         fit_kwargs: Keyword arguments of `fit`.
 
     Raises:
-        ValueError: If samples do not have the space's input shape, or a
-            label is not an integer in `[0, num_classes)`.
+        ValueError: If samples do not have the space's input shape, or hold
+            NaN or infinite values.
     """
     x = fit_args[0] if fit_args else fit_kwargs.get("x")
-    y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
-    pairs = [("x", x, "y", y)]
+    inputs = [("x", x)]
     validation_data = fit_kwargs.get("validation_data")
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
-        pairs.append(
-            ("validation_data[0]", validation_data[0],
-             "validation_data[1]", validation_data[1])
-        )
-    for x_name, x_value, y_name, y_value in pairs:
-        if isinstance(x_value, np.ndarray) and x_value.shape[1:] != space.input_shape:
+        inputs.append(("validation_data[0]", validation_data[0]))
+    for name, value in inputs:
+        if not isinstance(value, np.ndarray):
+            continue
+        if value.shape[1:] != space.input_shape:
             raise ValueError(
-                f"Received an invalid value for `{x_name}`: samples of shape "
-                f"{x_value.shape[1:]} do not fit the space's input_shape "
-                f"{space.input_shape}. Received: {x_name}.shape={x_value.shape}"
+                f"Received an invalid value for `{name}`: samples of shape "
+                f"{value.shape[1:]} do not fit the space's input_shape "
+                f"{space.input_shape}. Received: {name}.shape={value.shape}"
             )
-        if isinstance(y_value, np.ndarray) and y_value.size:
-            labels = y_value.reshape(-1)
-            wrong = (labels < 0) | (labels >= space.num_classes) | (
-                labels != np.round(labels)
-            )
-            if wrong.any():
+        if value.dtype.kind == "f":
+            bad = ~np.isfinite(value)
+            if bad.any():
+                first = np.argwhere(bad)[0].tolist()
                 raise ValueError(
-                    f"Received an invalid value for `{y_name}`: labels must be "
-                    f"integers in [0, {space.num_classes}) for the space's "
-                    f"num_classes={space.num_classes}. Received: "
-                    f"{y_name} holds {labels[wrong][0].item()!r}"
+                    f"Received an invalid value for `{name}`: {int(bad.sum())} "
+                    f"NaN or infinite values, the first at index {first}."
                 )

@@ -28,12 +28,13 @@ class DartsSupernet(keras.Model):
        alpha` (PyTorch-style L2, as in DARTS), applied by `arch_optimizer`;
     2. one network step on the training batch, applied by `optimizer`.
 
-    Losses are sparse categorical cross-entropy on the softmax outputs.
-    Logs: `loss` and `accuracy` of the network steps, `val_loss` and
-    `val_accuracy` of the architecture steps (at the unrolled weights when
-    `order=2`, in training mode). `evaluate` and `validation_data` take
-    plain `(x, y)` batches and report `loss` and `accuracy` in inference
-    mode.
+    The loss and metrics are the task's (`keras_nas.tasks`: cross-entropy
+    and accuracy for classification, mean squared error, MAE, RMSE and R²
+    for regression). Logs: `loss` and the metrics of the network steps,
+    `val_loss` and `val_` metrics of the architecture steps (at the unrolled
+    weights when `order=2`, in training mode). `evaluate` and
+    `validation_data` take plain `(x, y)` batches and report `loss` and the
+    metrics in inference mode.
 
     Under `tf.distribute`, each replica computes its gradients on its shard;
     the weight gradients inside the unrolled step are averaged across
@@ -45,6 +46,7 @@ class DartsSupernet(keras.Model):
         network: The functional network from
             `keras_nas.darts.networks.build_network`.
         spec: Its `keras_nas.darts.networks.SupernetSpec`.
+        task: The space's `keras_nas.tasks.Task`: the loss and metrics.
         order: 1 for first-order DARTS, 2 for the unrolled second order.
         arch_weight_decay: L2 coefficient added to the architecture
             gradient.
@@ -61,6 +63,7 @@ class DartsSupernet(keras.Model):
         self,
         network,
         spec,
+        task,
         order=1,
         arch_weight_decay=1e-3,
         unrolled_learning_rate=None,
@@ -99,11 +102,10 @@ class DartsSupernet(keras.Model):
             for index, (name, operations) in enumerate(self.decisions.items())
         ]
         self.arch_optimizer = None
-        self._trackers = [
-            keras.metrics.Mean(name="loss"),
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.Mean(name="val_loss"),
-            keras.metrics.SparseCategoricalAccuracy(name="val_accuracy"),
+        self.task = task
+        self._train_metrics = [keras.metrics.Mean(name="loss"), *task.make_metrics()]
+        self._val_metrics = [
+            keras.metrics.Mean(name="val_loss"), *task.make_metrics("val_")
         ]
         self.built = True
 
@@ -119,7 +121,7 @@ class DartsSupernet(keras.Model):
 
     @property
     def metrics(self):
-        return list(self._trackers)
+        return self._train_metrics + self._val_metrics
 
     def compile(self, optimizer, arch_optimizer, **kwargs):
         """Configures the two optimizers (no loss or metrics: they are fixed).
@@ -135,7 +137,7 @@ class DartsSupernet(keras.Model):
             if name in kwargs:
                 raise ValueError(
                     f"Received an invalid value for `{name}`, expected none: "
-                    "the supernet's loss is sparse categorical cross-entropy. "
+                    "the supernet's loss and metrics are its task's. "
                     f"Received: {name}={kwargs[name]!r}"
                 )
         kwargs.setdefault("jit_compile", False)
@@ -172,7 +174,7 @@ class DartsSupernet(keras.Model):
             self._network_inputs(x, alphas),
             training=True,
         )
-        return _mean_loss(y, y_pred), y_pred
+        return self._mean_loss(y, y_pred), y_pred
 
     def arch_gradients(self, train_batch, val_batch):
         """The architecture gradient of `order` at the current weights.
@@ -216,25 +218,20 @@ class DartsSupernet(keras.Model):
         x, y = train_batch
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = _mean_loss(y, y_pred)
+            loss = self._mean_loss(y, y_pred)
             scaled_loss = loss * scale
         grads = tape.gradient(scaled_loss, self.network_variables)
         self.optimizer.apply_gradients(zip(grads, self.network_variables))
 
-        loss_tracker, accuracy, val_loss_tracker, val_accuracy = self._trackers
-        loss_tracker.update_state(loss)
-        accuracy.update_state(y, y_pred)
-        val_loss_tracker.update_state(val_loss)
-        val_accuracy.update_state(val_batch[1], val_pred)
-        return {m.name: m.result() for m in self._trackers}
+        _update(self._train_metrics, loss, y, y_pred)
+        _update(self._val_metrics, val_loss, val_batch[1], val_pred)
+        return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss_tracker, accuracy = self._trackers[:2]
-        loss_tracker.update_state(_mean_loss(y, y_pred))
-        accuracy.update_state(y, y_pred)
-        return {m.name: m.result() for m in (loss_tracker, accuracy)}
+        _update(self._train_metrics, self._mean_loss(y, y_pred), y, y_pred)
+        return {m.name: m.result() for m in self._train_metrics}
 
     def get_alphas(self):
         """The architecture logits, JSON-safe: `{decision: [logit, ...]}`."""
@@ -280,6 +277,9 @@ class DartsSupernet(keras.Model):
             weights.append(ops.broadcast_to(row, (batch, row.shape[1])))
         return [x, *weights]
 
+    def _mean_loss(self, y, y_pred):
+        return ops.mean(self.task.loss_fn(y, y_pred))
+
     def _xi(self, dtype):
         if self.unrolled_learning_rate is not None:
             return tf.cast(self.unrolled_learning_rate, dtype)
@@ -306,6 +306,7 @@ def build_supernet(space, order=1, fixed=None, seed=None, affine=False, **kwargs
     return DartsSupernet(
         build_network(space, spec, affine=affine),
         spec,
+        space.task,
         order=order,
         seed=seed,
         **kwargs,
@@ -327,5 +328,8 @@ def _read(variable):
     return tf.identity(variable.value)
 
 
-def _mean_loss(y, y_pred):
-    return ops.mean(keras.losses.sparse_categorical_crossentropy(y, y_pred))
+def _update(metrics, loss, y, y_pred):
+    """Updates a loss tracker and the task's metrics of one batch."""
+    metrics[0].update_state(loss)
+    for metric in metrics[1:]:
+        metric.update_state(y, y_pred)

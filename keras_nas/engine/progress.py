@@ -71,7 +71,7 @@ class SearchProgress:
         elapsed = format_duration(time.monotonic() - (self.start or time.monotonic()))
         figures = " ".join(
             f"{name}={logs[name]:.4f}"
-            for name in ("loss", "val_accuracy", "parameter_free_fraction")
+            for name in ("loss", "val_accuracy", "val_mae", "parameter_free_fraction")
             if name in logs
         )
         arch = description.get("arch_str") or format_architecture(

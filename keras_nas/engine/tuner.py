@@ -1,5 +1,6 @@
 """`NASTuner`: runs a search strategy over a space with `model.fit`."""
 
+import copy
 import json
 import os
 import time
@@ -13,6 +14,7 @@ import tensorflow as tf
 from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print)
 from keras_nas.engine import trial_process as trial_process_module
 from keras_nas import compat
+from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.checkpoint import restore_weights
@@ -32,6 +34,7 @@ from keras_nas.engine.progress import SearchProgress
 from keras_nas.engine.progress import format_architecture
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
+from keras_nas.results import task_columns
 from keras_nas.runs import SEARCH_FILE
 from keras_nas.runs import export_trial
 from keras_nas.spaces.base import SearchSpace
@@ -66,8 +69,11 @@ class NASTuner(kt.Tuner):
             spaces; see `keras_nas.darts`), or a `keras_tuner.Oracle`
             instance, whose own objective and budget then apply (a
             `keras_nas.darts.DartsOracle` carries DARTS's options).
-        objective: Metric to optimise (`"val_accuracy"` by default), or a
-            `keras_tuner.Objective`.
+        objective: Metric to optimise, or a `keras_tuner.Objective`. For a
+            keras-nas space it must be one the space's task reports (see
+            `keras_nas.tasks.Task.objective_names`), and defaults to the
+            task's (`"val_accuracy"` for classification, `"val_loss"` for
+            regression); otherwise it defaults to `"val_accuracy"`.
         max_trials: Number of architectures to try at most.
         seed: Random seed of the strategy and of each trial's initialisation.
         directory: Folder holding the search's projects.
@@ -94,6 +100,9 @@ class NASTuner(kt.Tuner):
             search (see `keras_nas.engine.trial_process` for what it requires:
             a picklable space, NumPy data, a `__main__` guard).
         verbose: 1 prints one line per trial, 0 prints nothing.
+        task: Overrides the space's task (`"multiclass"`, `"binary"`,
+            `"regression"` or a `keras_nas.tasks.Task`); keras-nas spaces
+            only, since a plain `build(hp)` compiles its own model.
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
     Example:
@@ -112,7 +121,7 @@ class NASTuner(kt.Tuner):
         self,
         space,
         strategy="random",
-        objective="val_accuracy",
+        objective=None,
         max_trials=10,
         seed=None,
         directory=None,
@@ -124,6 +133,7 @@ class NASTuner(kt.Tuner):
         max_consecutive_failures=5,
         trial_process="in_process",
         verbose=1,
+        task=None,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
@@ -144,9 +154,16 @@ class NASTuner(kt.Tuner):
                 "keras_nas SearchSpace, a keras_tuner.HyperModel or a function "
                 f"build(hp). Received: space={space!r}"
             )
+        space = _with_task(space, task)
+        if isinstance(space, SearchSpace):
+            objective = _task_objective(space.task, objective)
+        elif objective is None:
+            objective = "val_accuracy"
         if strategy == "darts":
             strategy = DartsOracle(objective=objective, seed=seed)
         oracle = get_oracle(strategy, objective, max_trials, seed)
+        if isinstance(space, SearchSpace):
+            _task_objective(space.task, oracle.objective)
         if isinstance(oracle, DartsOracle):
             _check_one_shot(space, self.time_limit)
         # The limit is applied here, after each trial is saved; KerasTuner's
@@ -206,7 +223,7 @@ class NASTuner(kt.Tuner):
         """
         fit_kwargs.setdefault("verbose", 0)
         if isinstance(self.hypermodel, SearchSpace):
-            validation.check_fit_data(self.hypermodel, fit_args, fit_kwargs)
+            fit_args, fit_kwargs = self._prepare_data(fit_args, fit_kwargs)
         if isinstance(self.oracle, DartsOracle) and (
             len(self.oracle.architectures) < self.oracle.searches
         ):
@@ -223,6 +240,47 @@ class NASTuner(kt.Tuner):
             self.on_search_end()
         finally:
             self._deadline = None
+
+    def _prepare_data(self, fit_args, fit_kwargs):
+        """Checks the data, fits the space to it, encodes the labels.
+
+        The space's task records its classes (or target statistics) and the
+        space its feature normalisation, from the training split; labels
+        become what the task's models train on (class indices, 0/1, float
+        targets), and `search.json` is written again with the fitted space.
+
+        Returns:
+            `(fit_args, fit_kwargs)` with the labels encoded.
+        """
+        space = self.hypermodel
+        fit_args, fit_kwargs = list(fit_args), dict(fit_kwargs)
+        validation.check_fit_data(space, fit_args, fit_kwargs)
+        x = fit_args[0] if fit_args else fit_kwargs.get("x")
+        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+        if y is None:
+            if space.normalize and space.normalization is None:
+                raise ValueError(
+                    "Received an invalid value for `x`: the space normalises "
+                    "its inputs, which needs NumPy arrays `x` and `y` to fit "
+                    "the statistics on (or pass normalize=False to the space). "
+                    f"Received: x of type {type(x).__name__}"
+                )
+            return fit_args, fit_kwargs
+        space.adapt(x, y)
+        y = space.task.encode(y, "y")
+        if len(fit_args) > 1:
+            fit_args[1] = y
+        else:
+            fit_kwargs["y"] = y
+        validation_data = fit_kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
+            fit_kwargs["validation_data"] = (
+                validation_data[0],
+                space.task.encode(validation_data[1], "validation_data[1]"),
+                *validation_data[2:],
+            )
+        self._write_search_file()
+        return fit_args, fit_kwargs
 
     def _run_one_shot(self, fit_args, fit_kwargs):
         """Runs (or resumes) the DARTS searches; the oracle gets their results.
@@ -469,7 +527,11 @@ class NASTuner(kt.Tuner):
     def results_summary(self, num_trials=10):
         """Prints a leaderboard of the best `num_trials` trials."""
         trials = list(self.oracle.trials.values())
-        rows = leaderboard(trials, self.oracle.objective, self.describe, num_trials)
+        task = self._task()
+        rows = leaderboard(
+            trials, self.oracle.objective, self.describe, num_trials,
+            columns=task_columns(task, self.oracle.objective),
+        )
         print(format_leaderboard(rows, trials, self.oracle.objective))
 
     def export(self, path, x_test=None, y_test=None, overwrite=False):
@@ -479,7 +541,8 @@ class NASTuner(kt.Tuner):
             path: Folder to write (see `keras_nas.export_saved_model`).
             x_test: Optional held-out inputs, never seen by the search, for
                 the test figures of `metrics.json`.
-            y_test: Labels of `x_test`.
+            y_test: Labels of `x_test`, as given to `search` (class labels
+                are encoded by the space's task).
             overwrite: Whether to replace a previous export at `path`.
 
         Returns:
@@ -494,6 +557,9 @@ class NASTuner(kt.Tuner):
                 f"No completed trial to export in {self.project_dir}."
             )
         trial = best[0]
+        task = self._task()
+        if task is not None and y_test is not None:
+            y_test = task.encode(y_test, "y_test")
         return export_trial(
             self.load_model(trial),
             trial,
@@ -504,7 +570,14 @@ class NASTuner(kt.Tuner):
             x_test=x_test,
             y_test=y_test,
             overwrite=overwrite,
+            task=task,
         )
+
+    def _task(self):
+        """The space's task, or `None` for a plain `build(hp)` space."""
+        if isinstance(self.hypermodel, SearchSpace):
+            return self.hypermodel.task
+        return None
 
     def _trial_seed(self, trial_id):
         digits = int(trial_id) if trial_id.isdigit() else zlib.crc32(trial_id.encode())
@@ -568,6 +641,36 @@ def _check_one_shot(space, time_limit):
             "Received an invalid value for `time_limit`: the 'darts' strategy "
             f"has no time limit. Received: time_limit={time_limit}"
         )
+
+
+def _with_task(space, task):
+    """`space`, or a copy of it with another task when `task` is given."""
+    if task is None:
+        return space
+    if not isinstance(space, SearchSpace):
+        raise ValueError(
+            "Received an invalid value for `task`: it applies to keras-nas "
+            "spaces; a plain build(hp) or HyperModel compiles its own model. "
+            f"Received: task={task!r} with space={type(space).__name__}"
+        )
+    task = tasks.get_task(
+        task, space.num_classes if task == "multiclass" else None
+    )
+    if task.name == space.task.name and not task.fitted:
+        return space
+    space = copy.copy(space)
+    space.task = task
+    return space
+
+
+def _task_objective(task, objective):
+    """The objective(s) checked against what `task` reports, directions set."""
+    if isinstance(objective, (list, tuple)):
+        return [task.objective(o) for o in objective]
+    if isinstance(objective, kt.Objective):
+        objectives = [task.objective(o) for o in compat.single_objectives(objective)]
+        return objectives[0] if len(objectives) == 1 else objectives
+    return task.objective(objective)
 
 
 def _trailing_failures(oracle):

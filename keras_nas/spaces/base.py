@@ -2,7 +2,9 @@
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
+from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.encoding import RepeatedStructure
 
@@ -17,18 +19,44 @@ class SearchSpace(kt.HyperModel):
     `declare_hyperparameters` hook, so an oracle knows the whole space before
     the first trial, and `build(hp)`, so the two cannot drift apart.
 
+    The space's `task` (see `keras_nas.tasks`) gives every model its head,
+    loss and metrics. With `normalize=True`, every model starts with a
+    `keras.layers.Normalization` whose statistics `adapt` computes once on
+    the training split, so raw-scale features train well and the exported
+    model takes raw inputs.
+
     Args:
         input_shape: Shape of one input sample, without the batch axis.
-        num_classes: Number of classes of the softmax classifier.
+        num_classes: Number of classes of a multiclass task (the same as
+            `task="multiclass"` with that many classes).
         learning_rate: Adam learning rate of the compiled models.
         name: Optional name of the space.
+        task: `"multiclass"`, `"binary"`, `"regression"`, a
+            `keras_nas.tasks.Task` or its `get_config()` dict; `None` with
+            `num_classes` means multiclass.
+        normalize: Whether models start with the feature normalisation.
+        normalization: The statistics `adapt` computed (`{"mean": ...,
+            "variance": ...}`), for rebuilding a searched space; `None`
+            until `adapt` runs (the normalisation is then the identity).
     """
 
     space_name = "space"
     needs_images = False
     """Whether inputs must be `(height, width, channels)` images."""
+    normalize_by_default = False
+    """Whether `normalize` is on unless told otherwise."""
 
-    def __init__(self, input_shape, num_classes, learning_rate=1e-3, name=None):
+    def __init__(
+        self,
+        input_shape,
+        num_classes=None,
+        learning_rate=1e-3,
+        name=None,
+        *,
+        task=None,
+        normalize=None,
+        normalization=None,
+    ):
         super().__init__(name=name or self.space_name)
         if (
             not isinstance(input_shape, (tuple, list))
@@ -50,13 +78,23 @@ class SearchSpace(kt.HyperModel):
                 f"(height, width, channels) for {type(self).__name__}. "
                 f"Received: input_shape={tuple(input_shape)!r}"
             )
-        self.num_classes = validation.check_positive_int(
-            "num_classes", num_classes
-        )
-        if self.num_classes < 2:
+        self.task = tasks.get_task(task, num_classes)
+        if self.task is None:
             raise ValueError(
-                "Received an invalid value for `num_classes`, expected at "
-                f"least 2. Received: num_classes={num_classes!r}"
+                "Received no `task` and no `num_classes`: a space needs one "
+                "(task='multiclass', 'binary' or 'regression', or "
+                "num_classes=N for N classes). Received: task=None, "
+                "num_classes=None"
+            )
+        if (
+            num_classes is not None
+            and self.task.is_classification
+            and self.task.num_classes not in (None, num_classes)
+        ):
+            raise ValueError(
+                f"Received an invalid value for `num_classes`: the task has "
+                f"{self.task.num_classes} classes. Received: "
+                f"num_classes={num_classes!r}"
             )
         if (
             isinstance(learning_rate, bool)
@@ -68,6 +106,40 @@ class SearchSpace(kt.HyperModel):
                 f"positive float. Received: learning_rate={learning_rate!r}"
             )
         self.learning_rate = float(learning_rate)
+        self.normalize = validation.check_bool(
+            "normalize",
+            self.normalize_by_default if normalize is None else normalize,
+        )
+        self.normalization = _checked_normalization(normalization)
+
+    @property
+    def num_classes(self):
+        """The task's class count (`None` for regression)."""
+        return self.task.num_classes if self.task.is_classification else None
+
+    def adapt(self, x, y):
+        """Fits the task and the feature normalisation on the training split.
+
+        Classes (or regression targets' mean and deviation) are recorded
+        unless the task already has them; with `normalize=True`, the
+        features' mean and variance (per feature for tabular inputs, per
+        channel for images) unless already computed. Called by `NASTuner`
+        before the first trial.
+
+        Args:
+            x: Training inputs, a NumPy array.
+            y: Training labels, in any form the task accepts.
+        """
+        self.task = self.task.fit(y)
+        if self.normalize and self.normalization is None:
+            x = np.asarray(x, dtype="float64")
+            axes = tuple(range(x.ndim - 1)) if self.needs_images else (0,)
+            mean = x.mean(axis=axes)
+            variance = x.var(axis=axes)
+            self.normalization = {
+                "mean": mean.tolist(),
+                "variance": np.where(variance > 0, variance, 1.0).tolist(),
+            }
 
     def declare_hyperparameters(self, hp):
         """Registers every decision of the space on `hp`."""
@@ -83,11 +155,7 @@ class SearchSpace(kt.HyperModel):
             A compiled `keras.Model`.
         """
         model = self._build_network(self._decide(hp))
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        self.task.compile(model, keras.optimizers.Adam(self.learning_rate))
         return model
 
     def build_architecture(self, values):
@@ -133,8 +201,10 @@ class SearchSpace(kt.HyperModel):
         """Returns the constructor arguments, JSON-safe."""
         return {
             "input_shape": list(self.input_shape),
-            "num_classes": self.num_classes,
+            "task": self.task.get_config(),
             "learning_rate": self.learning_rate,
+            "normalize": self.normalize,
+            "normalization": self.normalization,
         }
 
     def _decide(self, hp):
@@ -148,10 +218,41 @@ class SearchSpace(kt.HyperModel):
     def _inputs(self):
         return keras.Input(shape=self.input_shape, name="inputs")
 
+    def _features(self, inputs):
+        """The inputs, normalised with the `adapt` statistics when `normalize`.
+
+        Until `adapt` runs, the normalisation is the identity (mean 0,
+        variance 1), so a model built before it has the same layers.
+        """
+        if not self.normalize:
+            return inputs
+        statistics = self.normalization
+        if statistics is None:
+            shape = self.input_shape[-1:] if self.needs_images else self.input_shape
+            statistics = {"mean": np.zeros(shape), "variance": np.ones(shape)}
+        axis = -1 if self.needs_images else tuple(range(1, len(self.input_shape) + 1))
+        return keras.layers.Normalization(
+            axis=axis,
+            mean=statistics["mean"],
+            variance=statistics["variance"],
+            name="normalization",
+        )(inputs)
+
     def _classifier(self, features):
-        return keras.layers.Dense(
-            self.num_classes, activation="softmax", name="classifier"
-        )(features)
+        """The task's head on the network's last features."""
+        return self.task.head(features)
+
+
+def _checked_normalization(normalization):
+    if normalization is None:
+        return None
+    if not isinstance(normalization, dict) or set(normalization) != {"mean", "variance"}:
+        raise ValueError(
+            "Received an invalid value for `normalization`, expected None or a "
+            "dict with `mean` and `variance`. Received: "
+            f"normalization={normalization!r}"
+        )
+    return {key: np.asarray(value, "float64").tolist() for key, value in normalization.items()}
 
 
 def chain_structure(roles, count_name, num_units):

@@ -45,7 +45,7 @@ class ConvNet(SearchSpace):
 
     Args:
         input_shape: `(height, width, channels)` of one image.
-        num_classes: Number of classes.
+        num_classes: Number of classes of a multiclass task.
         min_blocks: Fewest blocks.
         max_blocks: Most blocks.
         operations: Operations a block may take, from `OPERATIONS`.
@@ -53,6 +53,13 @@ class ConvNet(SearchSpace):
         pooling: Pooling options after a block, from `POOLING`.
         skip_connections: Whether each block may have a residual skip.
         learning_rate: Adam learning rate.
+        task: `"multiclass"`, `"binary"`, `"regression"` or a
+            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
+            `num_classes` means multiclass.
+        normalize: Whether models start with a `keras.layers.Normalization`
+            adapted on the training split (default: off).
+        normalization: Statistics computed by `adapt`, for rebuilding a
+            searched space.
 
     Example:
 
@@ -67,7 +74,7 @@ class ConvNet(SearchSpace):
     def __init__(
         self,
         input_shape,
-        num_classes,
+        num_classes=None,
         min_blocks=1,
         max_blocks=4,
         operations=OPERATIONS,
@@ -75,8 +82,19 @@ class ConvNet(SearchSpace):
         pooling=("none", "max"),
         skip_connections=True,
         learning_rate=1e-3,
+        *,
+        task=None,
+        normalize=None,
+        normalization=None,
     ):
-        super().__init__(input_shape, num_classes, learning_rate)
+        super().__init__(
+            input_shape,
+            num_classes,
+            learning_rate,
+            task=task,
+            normalize=normalize,
+            normalization=normalization,
+        )
         self.min_blocks = validation.check_positive_int("min_blocks", min_blocks)
         self.max_blocks = validation.check_positive_int("max_blocks", max_blocks)
         if self.max_blocks < self.min_blocks:
@@ -145,7 +163,7 @@ class ConvNet(SearchSpace):
         """
         x = keras.layers.Conv2D(
             min(self.filters), 3, padding="same", use_bias=False, name="stem"
-        )(inputs)
+        )(self._features(inputs))
         x = batch_norm_layer()(x)
         x = keras.layers.Activation("relu")(x)
         for index, block in enumerate(blocks):

@@ -30,7 +30,7 @@ class MLP(SearchSpace):
 
     Args:
         input_shape: Shape of one sample; inputs of rank > 1 are flattened.
-        num_classes: Number of classes.
+        num_classes: Number of classes of a multiclass task.
         min_layers: Fewest hidden layers.
         max_layers: Most hidden layers.
         widths: Widths a hidden layer may take.
@@ -40,6 +40,13 @@ class MLP(SearchSpace):
             switches it off everywhere.
         skip_connections: Whether each layer may have a residual skip.
         learning_rate: Adam learning rate.
+        task: `"multiclass"`, `"binary"`, `"regression"` or a
+            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
+            `num_classes` means multiclass.
+        normalize: Whether models start with a `keras.layers.Normalization`
+            adapted on the training split (default: on).
+        normalization: Statistics computed by `adapt`, for rebuilding a
+            searched space.
 
     Example:
 
@@ -49,11 +56,12 @@ class MLP(SearchSpace):
     """
 
     space_name = "mlp"
+    normalize_by_default = True
 
     def __init__(
         self,
         input_shape,
-        num_classes,
+        num_classes=None,
         min_layers=1,
         max_layers=3,
         widths=(32, 64, 128),
@@ -62,8 +70,19 @@ class MLP(SearchSpace):
         batch_norm=(False, True),
         skip_connections=True,
         learning_rate=1e-3,
+        *,
+        task=None,
+        normalize=None,
+        normalization=None,
     ):
-        super().__init__(input_shape, num_classes, learning_rate)
+        super().__init__(
+            input_shape,
+            num_classes,
+            learning_rate,
+            task=task,
+            normalize=normalize,
+            normalization=normalization,
+        )
         self.min_layers = validation.check_positive_int("min_layers", min_layers)
         self.max_layers = validation.check_positive_int("max_layers", max_layers)
         if self.max_layers < self.min_layers:
@@ -118,7 +137,7 @@ class MLP(SearchSpace):
 
     def _build_network(self, decisions):
         inputs = self._inputs()
-        x = inputs
+        x = self._features(inputs)
         if len(self.input_shape) > 1:
             x = keras.layers.Flatten()(x)
         for i, layer in enumerate(decisions["layers"]):

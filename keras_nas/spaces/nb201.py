@@ -148,11 +148,18 @@ class NB201Cell(SearchSpace):
 
     Args:
         input_shape: `(height, width, channels)` of one image.
-        num_classes: Number of classes.
+        num_classes: Number of classes of a multiclass task.
         operations: Operations an edge may take, from `OPERATIONS`.
         channels: Channels of the first stage.
         cells_per_stage: Cells per stage (`N` in the paper).
         learning_rate: Adam learning rate.
+        task: `"multiclass"`, `"binary"`, `"regression"` or a
+            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
+            `num_classes` means multiclass.
+        normalize: Whether models start with a `keras.layers.Normalization`
+            adapted on the training split (default: off).
+        normalization: Statistics computed by `adapt`, for rebuilding a
+            searched space.
 
     Example:
 
@@ -169,13 +176,24 @@ class NB201Cell(SearchSpace):
     def __init__(
         self,
         input_shape,
-        num_classes,
+        num_classes=None,
         operations=OPERATIONS,
         channels=16,
         cells_per_stage=1,
         learning_rate=1e-3,
+        *,
+        task=None,
+        normalize=None,
+        normalization=None,
     ):
-        super().__init__(input_shape, num_classes, learning_rate)
+        super().__init__(
+            input_shape,
+            num_classes,
+            learning_rate,
+            task=task,
+            normalize=normalize,
+            normalization=normalization,
+        )
         self.operations = validation.check_choices(
             "operations", operations, OPERATIONS
         )
@@ -212,7 +230,7 @@ class NB201Cell(SearchSpace):
             The class probabilities.
         """
         x = keras.layers.Conv2D(self.channels, 3, padding="same", use_bias=False)(
-            inputs
+            self._features(inputs)
         )
         x = batch_norm_layer()(x)
         for stage in range(3):

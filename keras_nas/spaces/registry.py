@@ -10,14 +10,15 @@ from keras_nas.spaces.nb201 import NB201Cell
 SPACES = {cls.space_name: cls for cls in (MLP, ConvNet, NB201Cell)}
 
 
-def get_space(name, input_shape, num_classes, **kwargs):
+def get_space(name, input_shape, num_classes=None, **kwargs):
     """Creates a built-in space by name.
 
     Args:
         name: One of `SPACES` (`"mlp"`, `"convnet"`, `"nb201"`).
         input_shape: Shape of one input sample.
-        num_classes: Number of classes.
-        **kwargs: Further constructor arguments of the space.
+        num_classes: Number of classes of a multiclass task.
+        **kwargs: Further constructor arguments of the space (`task`,
+            `normalize`, the space's limits).
 
     Returns:
         A `SearchSpace`.
