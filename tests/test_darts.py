@@ -433,7 +433,7 @@ def test_derive_maps_convnet_back_to_its_fixed_values():
         "pool_2": "none",
         "skip_2": False,
     }
-    assert default.block_filters == 4
+    assert default.fixed_when_active == {"filters_0": 4, "filters_1": 4, "filters_2": 4}
 
 
 # --- collapse guard --------------------------------------------------------

@@ -239,3 +239,17 @@ def test_normalisation_is_adapted_on_the_training_split_and_saved(tmp_path):
     run = RunDirectory(tmp_path / "n")
     assert run.space.normalization == stats
     assert not kn.spaces.ConvNet((8, 8, 1), num_classes=3).normalize
+
+
+@pytest.mark.parametrize("task_name", ["binary", "regression"])
+def test_darts_searches_with_the_task_loss_and_metrics(task_name):
+    x, y = _images(task_name, n=16)
+    space = kn.spaces.NB201Cell((8, 8, 1), task=task_name, channels=4)
+    space.adapt(x, y)
+    y = space.task.encode(y)
+    search = kn.darts.DartsSearch(space, seed=0)
+    history = search.fit(x, y, x, y, epochs=1, batch_size=8)
+    metric = "val_mae" if task_name == "regression" else "val_accuracy"
+    assert metric in history.history and np.isfinite(history.history["val_loss"][0])
+    model = search.build_model()
+    assert model.output_shape == (None, 1)

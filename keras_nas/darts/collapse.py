@@ -6,8 +6,9 @@ cell). DARTS+ ("DARTS+: Improved Differentiable Architecture Search with
 Early Stopping", Liang et al., 2019) stops the search when parameter-free
 operations start to take over. `CollapseGuard` does that at the end of every
 epoch: a decision is taken over when its derived operation (the strongest
-one other than `none`) is parameter-free (`skip_connect`, `avg_pool_3x3` for
-NB201; `identity` for ConvNet) and leads the strongest parametric operation
+one other than `none`) is parameter-free (one of the space's
+`SupernetSpec.parameter_free`: `skip_connect`, `avg_pool_3x3` for NB201;
+`identity` for ConvNet) and leads the strongest parametric operation
 by at least `margin` in logits (so the near-uniform logits of the first
 epochs, whose ranking is noise, do not count). When more than
 `max_fraction` of the decisions are taken over, the guard restores the

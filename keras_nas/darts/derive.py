@@ -14,8 +14,8 @@ def alpha_weights(source, space=None, fixed=None):
             (a list, in the order of the space's operations, as from
             `DartsSupernet.get_alphas()`).
         space: The search space; needed when `source` is a dict.
-        fixed: `ConvNet` only: the `fixed` overrides the supernet was built
-            with (they set the number of decisions).
+        fixed: The `fixed` overrides the supernet was built with (they may
+            set the decisions, as `ConvNet`'s number of blocks).
 
     Returns:
         `{decision: {operation: weight}}`, weights summing to 1 per decision.
@@ -48,19 +48,19 @@ def derive(source, space, fixed=None):
     """The discrete architecture of a supernet, as the space's values.
 
     Per searched decision, the strongest operation other than `none`; the
-    decisions fixed during the search take their fixed values (for
-    `ConvNet`: `num_blocks`, `pool_i`, `skip_i`, and `filters_i` for a block
-    whose operation is a convolution). Only active decisions are returned,
-    in the order the space declares them, so `hp.values = derive(...)` and
-    `space.build(hp)` build the architecture.
+    decisions fixed during the search take their values from the space's
+    `SupernetSpec` (`fixed`, and `fixed_when_active` for those the derived
+    operations make active, as `ConvNet`'s `filters_i` of a convolution
+    block). Only active decisions are returned, in the order the space
+    declares them, so `hp.values = derive(...)` and `space.build(hp)` build
+    the architecture.
 
     Args:
         source: A `DartsSupernet`, or a dict from each decision to its
             logits (as from `DartsSupernet.get_alphas()`) or to an
             `{operation: weight}` dict (as from `alpha_weights`).
-        space: The `NB201Cell` or `ConvNet` searched.
-        fixed: `ConvNet` only, when `source` is a dict: the `fixed`
-            overrides of the search.
+        space: The space searched.
+        fixed: When `source` is a dict: the `fixed` overrides of the search.
 
     Returns:
         Dict from hyperparameter name to value.
@@ -76,13 +76,9 @@ def derive(source, space, fixed=None):
     ```
     """
     spec, logits = _read(source, space, fixed)
-    values = dict(spec.fixed)
+    values = {**spec.fixed, **spec.fixed_when_active}
     for name, operations in spec.decisions.items():
         values[name] = strongest_operation(dict(zip(operations, logits[name])))
-    if spec.block_filters is not None:
-        for i in range(spec.fixed["num_blocks"]):
-            if values[f"op_{i}"] != "identity":
-                values[f"filters_{i}"] = spec.block_filters
     return active_values(space, values)
 
 

@@ -107,7 +107,7 @@ def candidate_layer(input_shape, build_fn, name=None):
     Args:
         input_shape: Shape of the candidate's input, without the batch axis.
         build_fn: Function from a symbolic input to the operation's output
-            (the space's own building function, e.g. `_edge_op`); it may
+            (the space's own building code, from its supernet); it may
             return `None` for the zero operation or its input for identity.
         name: Optional name of the candidate model.
 

@@ -16,10 +16,10 @@ from keras_nas.export import export_saved_model
 
 
 class DartsSearch:
-    """A DARTS search on a `NB201Cell` or `ConvNet` space.
+    """A DARTS search on a space with a supernet (`NB201Cell`, `ConvNet`).
 
-    Builds the space's supernet (see `keras_nas.darts.networks` for what a
-    `ConvNet` search holds fixed) under `distribution_strategy`'s scope and
+    Builds the space's supernet (see the space's `supernet` for what it
+    mixes and what it holds fixed) under `distribution_strategy`'s scope and
     compiles it with DARTS's optimizers (Liu et al., 2019, and the
     NAS-Bench-201 DARTS baseline):
 
@@ -38,12 +38,12 @@ class DartsSearch:
     the logits of the epoch before.
 
     Args:
-        space: The `NB201Cell` or `ConvNet` to search.
+        space: The space to search; `space.has_supernet()` must be true.
         order: 1 for first-order DARTS, 2 for the unrolled second order.
         guard: Whether to stop the search when parameter-free operations
             lead more than `max_parameter_free` of the decisions.
-        fixed: `ConvNet` only: overrides of the decisions fixed during the
-            search (`num_blocks`, `pool`, `skip`).
+        fixed: Overrides of the decisions the space fixes during the
+            search (`ConvNet`: `num_blocks`, `pool`, `skip`).
         affine: Whether the candidate operations' batch norms learn a scale
             and an offset during the search (DARTS: False; see
             `keras_nas.darts.networks`).

@@ -45,7 +45,7 @@ class DartsSupernet(keras.Model):
     Args:
         network: The functional network from
             `keras_nas.darts.networks.build_network`.
-        spec: Its `keras_nas.darts.networks.SupernetSpec`.
+        spec: Its `keras_nas.spaces.SupernetSpec`.
         task: The space's `keras_nas.tasks.Task`: the loss and metrics.
         order: 1 for first-order DARTS, 2 for the unrolled second order.
         arch_weight_decay: L2 coefficient added to the architecture

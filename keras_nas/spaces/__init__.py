@@ -6,3 +6,4 @@ from keras_nas.spaces.mlp import MLP
 from keras_nas.spaces.nb201 import NB201Cell
 from keras_nas.spaces.registry import SPACES
 from keras_nas.spaces.registry import get_space
+from keras_nas.spaces.supernet import SupernetSpec

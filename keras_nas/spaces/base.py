@@ -177,6 +177,48 @@ class SearchSpace(kt.HyperModel):
         """Returns the space's `RepeatedStructure`, or `None` if it has none."""
         return None
 
+    def has_supernet(self):
+        """Whether the space has a one-shot supernet (overrides `supernet`)."""
+        return type(self).supernet is not SearchSpace.supernet
+
+    def supernet(self, fixed=None):
+        """Describes the space's one-shot supernet, for DARTS.
+
+        The one method a space implements to be searched by
+        `keras_nas.darts`: it names the decisions the supernet mixes, with
+        their candidate values, and those it holds fixed, and builds the
+        network with the space's own skeleton, each searched decision built
+        by the search's `mixed` (see `keras_nas.spaces.SupernetSpec`).
+
+        Args:
+            fixed: Optional dict overriding values the space holds fixed
+                during the search; the keys it accepts are the space's own.
+
+        Returns:
+            A `keras_nas.spaces.SupernetSpec`.
+
+        Raises:
+            NotImplementedError: If the space has no supernet (see
+                `has_supernet`).
+
+        Example:
+
+        ```python
+        def supernet(self, fixed=None):
+            def build(mixed, affine):
+                inputs = self._inputs()
+                x = mixed("activation", inputs,
+                          lambda h, op: keras.layers.Activation(op)(h))
+                return inputs, self._classifier(x)
+
+            return SupernetSpec({"activation": ("relu", "tanh")}, build)
+        ```
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no supernet: a space searched by DARTS "
+            "implements `SearchSpace.supernet`."
+        )
+
     def describe(self, values):
         """Describes one architecture for users and `architecture.json`.
 

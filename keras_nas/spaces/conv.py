@@ -7,9 +7,12 @@ from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
 from keras_nas.spaces.base import chain_structure
 from keras_nas.spaces.base import depth_scope
+from keras_nas.spaces.supernet import SupernetSpec
 
 OPERATIONS = ("conv3x3", "conv5x5", "sep_conv3x3", "dilated_conv3x3", "identity")
 POOLING = ("none", "max", "avg")
+SUPERNET_FIXED = ("num_blocks", "pool", "skip")
+"""The keys of `ConvNet.supernet`'s `fixed` overrides."""
 
 
 def _conv_block(x, operation, filters, affine=True):
@@ -144,9 +147,98 @@ class ConvNet(SearchSpace):
         )
         return keras.Model(inputs, outputs, name="convnet")
 
+    def supernet(self, fixed=None):
+        """The one-shot supernet: every block's operation `op_i` is mixed.
+
+        The other decisions are fixed during the search: `num_blocks =
+        max_blocks`; `pool_i = "none"` when the space offers it, else its
+        first pooling option; `skip_i = False`; and `filters_i =
+        min(filters)`, the stem's width, so that `identity` and the
+        convolutions of a block have the same shape and can be mixed (this
+        one is not overridable). The derived architecture keeps these
+        values.
+
+        Args:
+            fixed: Optional dict overriding the fixed values, with keys among
+                `"num_blocks"`, `"pool"` (one of `pooling`, used after every
+                block) and `"skip"` (a bool, used for every block).
+
+        Returns:
+            A `keras_nas.spaces.SupernetSpec`.
+
+        Raises:
+            ValueError: If `fixed` has an unknown key or an invalid value.
+        """
+        settings = self._supernet_settings(fixed or {})
+        num_blocks = settings["num_blocks"]
+        values = {"num_blocks": num_blocks}
+        for i in range(num_blocks):
+            values[f"pool_{i}"] = settings["pool"]
+            if self.skip_connections:
+                values[f"skip_{i}"] = settings["skip"]
+        width = min(self.filters)
+        blocks = [
+            {"pool": settings["pool"], "skip": settings["skip"]}
+            for _ in range(num_blocks)
+        ]
+
+        def build(mixed, affine):
+            inputs = self._inputs()
+            outputs = self._network_outputs(
+                inputs,
+                blocks,
+                lambda x, index, block: mixed(
+                    f"op_{index}",
+                    x,
+                    lambda h, operation: _conv_block(h, operation, width, affine),
+                    name=f"mixed_op_{index}",
+                ),
+            )
+            return inputs, outputs
+
+        return SupernetSpec(
+            decisions={f"op_{i}": tuple(self.operations) for i in range(num_blocks)},
+            build=build,
+            fixed=values,
+            fixed_when_active=(
+                {f"filters_{i}": width for i in range(num_blocks)}
+                if self._conv_operations
+                else {}
+            ),
+            parameter_free=("identity",) if "identity" in self.operations else (),
+        )
+
+    def _supernet_settings(self, fixed):
+        unknown = sorted(set(fixed) - set(SUPERNET_FIXED))
+        if unknown:
+            raise ValueError(
+                f"Received an invalid value for `fixed`, expected keys among "
+                f"{list(SUPERNET_FIXED)}. Received: fixed={fixed!r}"
+            )
+        pool = "none" if "none" in self.pooling else self.pooling[0]
+        settings = {"num_blocks": self.max_blocks, "pool": pool, "skip": False}
+        settings.update(fixed)
+        num_blocks = settings["num_blocks"]
+        validation.check_positive_int("fixed['num_blocks']", num_blocks)
+        if not self.min_blocks <= num_blocks <= self.max_blocks:
+            raise ValueError(
+                "Received an invalid value for `fixed['num_blocks']`, expected "
+                f"an integer in [{self.min_blocks}, {self.max_blocks}]. "
+                f"Received: fixed['num_blocks']={num_blocks!r}"
+            )
+        validation.check_one_of("fixed['pool']", settings["pool"], self.pooling)
+        skip = settings["skip"]
+        if not isinstance(skip, bool) or (skip and not self.skip_connections):
+            raise ValueError(
+                "Received an invalid value for `fixed['skip']`, expected a bool "
+                "(False when the space has no skip connections). "
+                f"Received: fixed['skip']={skip!r}"
+            )
+        return settings
+
     def _network_outputs(self, inputs, blocks, operation):
         """The network around its blocks' operations, for this space and its
-        DARTS supernet.
+        supernet.
 
         A stem, then per block its operation, the optional skip connection
         and the optional pooling, and the head.

@@ -9,6 +9,7 @@ from keras_nas.encoding import RepeatedStructure
 from keras_nas.layers import Zeros
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
+from keras_nas.spaces.supernet import SupernetSpec
 
 OPERATIONS = (
     "none",
@@ -19,6 +20,8 @@ OPERATIONS = (
 )
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 """The cell's edges as (target node, source node), in `arch_str` order."""
+PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
+"""The operations without weights."""
 
 _NODE_PATTERN = re.compile(r"^\|(?:[a-z0-9_]+~\d\|)+$")
 
@@ -102,12 +105,16 @@ def _edge_op(x, operation, channels, affine=True):
     return batch_norm_layer(affine)(x)
 
 
-def _cell(x, ops, channels):
+def _cell(x, edge):
+    """One cell: node `T` sums `edge(nodes[S], edge_T_S)` over `S < T`.
+
+    `edge` returns `None` for an edge that adds nothing (`none`).
+    """
     nodes = [x]
     for target in (1, 2, 3):
         inputs = []
         for source in range(target):
-            out = _edge_op(nodes[source], ops[edge_name(target, source)], channels)
+            out = edge(nodes[source], edge_name(target, source))
             if out is not None:
                 inputs.append(out)
         if not inputs:
@@ -211,12 +218,60 @@ class NB201Cell(SearchSpace):
     def _build_network(self, decisions):
         inputs = self._inputs()
         outputs = self._network_outputs(
-            inputs, lambda x, channels, name: _cell(x, decisions, channels)
+            inputs,
+            lambda x, channels, name: _cell(
+                x, lambda h, edge: _edge_op(h, decisions[edge], channels)
+            ),
         )
         return keras.Model(inputs, outputs, name="nb201")
 
+    def supernet(self, fixed=None):
+        """The one-shot supernet: every edge `edge_T_S` of the cell is mixed.
+
+        As in DARTS and NAS-Bench-201's DARTS baseline, all cells share one
+        set of edge logits (there is one cell type); the stem, the reduction
+        blocks and the head are the space's own.
+
+        Args:
+            fixed: None or an empty dict: every decision is searched.
+
+        Returns:
+            A `keras_nas.spaces.SupernetSpec`.
+
+        Raises:
+            ValueError: If `fixed` is not empty.
+        """
+        if fixed:
+            raise ValueError(
+                "Received an invalid value for `fixed`, expected None for "
+                f"NB201Cell (it searches every decision). Received: fixed={fixed!r}"
+            )
+
+        def build(mixed, affine):
+            def mixed_cell(x, channels, prefix):
+                return _cell(
+                    x,
+                    lambda h, edge: mixed(
+                        edge,
+                        h,
+                        lambda g, operation: _edge_op(g, operation, channels, affine),
+                        name=f"{prefix}_{edge}",
+                    ),
+                )
+
+            inputs = self._inputs()
+            return inputs, self._network_outputs(inputs, mixed_cell)
+
+        return SupernetSpec(
+            decisions={edge_name(t, s): tuple(self.operations) for t, s in EDGES},
+            build=build,
+            parameter_free=tuple(
+                op for op in self.operations if op in PARAMETER_FREE
+            ),
+        )
+
     def _network_outputs(self, inputs, cell):
-        """The network around its cells, for this space and its DARTS supernet.
+        """The network around its cells, for this space and its supernet.
 
         A stem, three stages of `cells_per_stage` cells with a reduction
         block before stages 2 and 3, and the head.
