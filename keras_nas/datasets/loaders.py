@@ -8,9 +8,10 @@ import zipfile
 
 import numpy as np
 
+from keras_nas import tasks
 from keras_nas.datasets.splits import DatasetError
 from keras_nas.datasets.splits import check_fractions
-from keras_nas.datasets.splits import stratified_split
+from keras_nas.datasets.splits import split_dataset
 
 _ACCEPTED_FORMS = (
     "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
@@ -23,9 +24,9 @@ _TFDS_BATCH = 4096
 
 
 def load_dataset(
-    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2
+    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None
 ):
-    """Loads a classification dataset and splits it, stratified by class.
+    """Loads a dataset, chooses its task and splits it.
 
     Accepted `spec` forms:
 
@@ -35,29 +36,42 @@ def load_dataset(
       read with `as_supervised=True`; `SPLIT` is any tfds split string, such
       as `"train[:10%]"`, and defaults to `"train"`.
     - A path ending in `.npz` holding arrays `x` and `y` (other keys are
-      ignored).
+      ignored); `y` may hold integers, floats, strings, Booleans, one-hot
+      rows or several target columns.
     - A path ending in `.csv`: numbers under a header row; the label column
       is `label` if present, else the last column.
 
     uint8 features are divided by 255 (the digits by 16), other numeric
-    features are cast to float32 unchanged. Images of shape `(N, H, W)` get a
-    channel axis; tabular features `(N, F)` stay 2-D. Labels must be
-    non-negative integers; `num_classes` is the largest label plus one.
+    features are cast to float32 unchanged; NaN or infinite features are
+    refused. Images of shape `(N, H, W)` get a channel axis; tabular
+    features `(N, F)` stay 2-D.
+
+    The task comes from `task`, or is detected from the labels
+    (`keras_nas.tasks.detect_task`). A classification task is fitted on all
+    labels and the split stratified by class; regression targets are split
+    at random and the task fitted on the training targets. The splits hold
+    the encoded labels (see `DatasetSplits`).
 
     Args:
         spec: Which dataset to load, in one of the forms above.
         seed: Seed of the split, so the same seed gives the same split.
-        validation_fraction: Fraction of each class held out for validation.
-        test_fraction: Fraction of each class held out for test.
+        validation_fraction: Fraction held out for validation (of each class
+            for classification).
+        test_fraction: Fraction held out for test (of each class for
+            classification).
+        task: `None` to detect the task from the labels, `"multiclass"`,
+            `"binary"`, `"regression"`, or a `keras_nas.tasks.Task`.
 
     Returns:
         A `DatasetSplits`.
 
     Raises:
-        ValueError: If a fraction is not in (0, 1), or they sum to 1 or more.
+        ValueError: If a fraction is not in (0, 1), they sum to 1 or more,
+            or `task` is not a task.
         DatasetError: If the spec is not understood, the file is missing or
-            malformed, a label is negative or not an integer, a class is too
-            small to split, or tfds cannot provide the dataset.
+            malformed, features are not finite numbers, the labels do not
+            fit the task (given or detected), a class is too small to split,
+            or tfds cannot provide the dataset.
 
     Example:
 
@@ -65,25 +79,30 @@ def load_dataset(
     data = load_dataset("digits", seed=1)
     print(data.summary())
     # digits: 1,078 train / 360 val / 359 test, input (8, 8, 1), 10 classes
+    data = load_dataset("targets.npz", task="regression")
+    print(data.task_reason)  # task='regression' as given
     ```
     """
     check_fractions(validation_fraction, test_fraction)
-    name, x, y = _load_arrays(spec)
-    return stratified_split(
+    task = tasks.get_task(task)
+    name, source, x, y = _load_arrays(spec)
+    return split_dataset(
         name,
         x,
         y,
+        task=task,
         seed=seed,
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
+        source=source,
     )
 
 
 def _load_arrays(spec):
-    """Returns `(name, x, y)` for a spec, with features and labels checked."""
+    """Returns `(name, source, x, y)` for a spec, features and labels checked."""
     text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
     if text == "digits":
-        return ("digits", *_load_digits())
+        return ("digits", "digits", *_load_digits())
     form, _, rest = text.partition(":")
     tfds_name, _, split = rest.partition(":")
     if form == "tfds" and tfds_name:
@@ -94,7 +113,7 @@ def _load_arrays(spec):
             raise DatasetError(f"Dataset file not found: {text}")
         load = _load_npz if suffix == ".npz" else _load_csv
         name = os.path.splitext(os.path.basename(text))[0]
-        return (name, *_checked(*load(text), source=text))
+        return (name, text, *_checked(*load(text), source=text))
     raise DatasetError(
         f"Unknown dataset spec {spec!r}. Expected one of: {_ACCEPTED_FORMS}."
     )
@@ -109,7 +128,7 @@ def _load_digits():
 
 
 def _load_tfds(name, split):
-    """Returns the features and labels of one tfds split, checked."""
+    """Returns the source, features and labels of one tfds split, checked."""
     import tensorflow_datasets as tfds  # Slow to import: only when asked for.
 
     source = f"tfds dataset {name!r} (split {split!r})"
@@ -122,7 +141,7 @@ def _load_tfds(name, split):
         raise DatasetError(f"{source} holds no samples.")
     x = np.concatenate([batch[0] for batch in batches])
     y = np.concatenate([batch[1] for batch in batches])
-    return _checked(x, y, source=source)
+    return (source, *_checked(x, y, source=source))
 
 
 def _load_npz(path):
@@ -172,7 +191,7 @@ def _load_csv(path):
 
 
 def _checked(x, y, source):
-    """Returns float32 features and int32 labels, or raises `DatasetError`."""
+    """Returns float32 features and the labels as given; else `DatasetError`."""
     x, y = _as_features(x, source), _as_labels(y, source)
     if len(x) != len(y):
         raise DatasetError(f"{source} holds {len(x)} samples but {len(y)} labels.")
@@ -185,7 +204,8 @@ def _as_features(x, source):
         raise DatasetError(
             f"Features in {source} must be numeric. Received dtype: {x.dtype}"
         )
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    with np.errstate(over="ignore"):  # Too large for float32: refused below.
+        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim not in (2, 4):
@@ -193,26 +213,35 @@ def _as_features(x, source):
             f"Features in {source} must have shape (N, F), (N, H, W) or "
             f"(N, H, W, C). Received shape: {x.shape}"
         )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = np.argwhere(bad)[:5]
+        rows = first[:, 0].tolist()
+        if x.ndim == 2:
+            where = f"columns {first[:, 1].tolist()}"
+        else:
+            where = f"positions {[tuple(p) for p in first[:, 1:].tolist()]}"
+        raise DatasetError(
+            f"Features in {source} hold {int(bad.sum()):,} NaN or infinite "
+            f"values (as float32), first at rows {rows} {where} (0-based "
+            "sample and feature indices); fill or drop them before loading."
+        )
     return x
 
 
 def _as_labels(y, source):
-    """Checks that labels are non-negative integers; returns them as int32."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.dtype.kind not in "iuf":
+    """Checks the labels' shape; decodes bytes to text. Tasks check the rest."""
+    if y.ndim not in (1, 2):
         raise DatasetError(
-            f"Labels in {source} must be a 1-D array of non-negative integers. "
-            f"Received shape {y.shape} and dtype {y.dtype}."
+            f"Labels in {source} must have shape (N,) or (N, K). Received "
+            f"shape: {y.shape}"
         )
     if len(y) == 0:
         raise DatasetError(f"{source} holds no samples.")
-    bad = y[~np.isfinite(y) | (y < 0) | (y != np.floor(y))]
-    if len(bad):
-        raise DatasetError(
-            f"Labels in {source} must be non-negative integers. Found: {bad[0]}"
-        )
-    return y.astype("int32")
+    if y.dtype.kind in "SO" and all(isinstance(v, bytes) for v in y.flat):
+        text = [v.decode("utf-8", "replace") for v in y.flat]
+        y = np.array(text).reshape(y.shape)
+    return y
 
 
 def _first_line(err):
