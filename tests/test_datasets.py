@@ -41,6 +41,12 @@ def _refusal(spec, **kwargs):
     return message
 
 
+def _write_csv(path, header, rows, blank_lines=""):
+    """A .csv file of a header line and `rows`, one a line; returns its path."""
+    path.write_text(header + "\n" + blank_lines + "\n".join(rows) + "\n" + blank_lines)
+    return path
+
+
 def _unique_rows(n, features):
     """Rows that differ from each other, so row hashes identify samples."""
     return np.arange(n * features, dtype="float64").reshape(n, features)
@@ -462,11 +468,14 @@ def test_csv_last_column_is_label_without_a_label_header(tmp_path):
     np.testing.assert_array_equal(data.y_train, data.x_train[:, 0] % 3)
 
 
-def test_csv_non_numeric(tmp_path):
+def test_csv_non_numeric_feature_names_row_and_column(tmp_path):
     path = tmp_path / "words.csv"
-    path.write_text("a,label\n1,cat\n")
-    with pytest.raises(DatasetError, match=r"words\.csv.*could not convert"):
-        load_dataset(path)
+    path.write_text("a,b,label\n1,2,cat\n3,four,dog\n")
+    assert _refusal(path) == (
+        f"Dataset file {path} holds 'four' in feature column 'b', data row 2 "
+        "(line 3): feature cells must be numbers; only the label column may "
+        "hold text."
+    )
 
 
 def test_csv_header_only(tmp_path):
@@ -474,6 +483,47 @@ def test_csv_header_only(tmp_path):
     path.write_text("a,label\n")
     with pytest.raises(DatasetError, match="0 rows"):
         load_dataset(path)
+
+
+def test_csv_text_labels_are_classes(tmp_path):
+    rows = [f"{i},{i * 2},{['no', 'yes'][i % 2]}" for i in range(20)]
+    data = load_dataset(_write_csv(tmp_path / "text.csv", "a,b,answer", rows))
+    assert data.task.class_names == ["no", "yes"]
+    np.testing.assert_array_equal(data.y_train[:, 0], data.x_train[:, 0] % 2)
+
+
+def test_csv_text_labels_with_regression_is_one_line(tmp_path):
+    rows = [f"{i},{['low', 'high'][i % 2]}" for i in range(20)]
+    path = _write_csv(tmp_path / "text.csv", "a,label", rows)
+    message = _refusal(path, task="regression")
+    assert message.endswith("Received: task='regression'")
+    assert "needs numeric targets" in message and str(path) in message
+
+
+def test_csv_float_labels_are_regression(tmp_path):
+    rows = [f"{i},{i / 7:.4f}" for i in range(40)]
+    data = load_dataset(_write_csv(tmp_path / "float.csv", "a,y", rows))
+    assert data.task.name == "regression"
+    np.testing.assert_allclose(data.y_train[:, 0], data.x_train[:, 0] / 7, atol=1e-4)
+
+
+def test_csv_quoted_cells_spaces_and_blank_lines(tmp_path):
+    rows = [f'{i}, "{i + 1}" ,"class {i % 2}"' for i in range(20)]
+    data = load_dataset(_write_csv(tmp_path / "q.csv", "a,b,label", rows, "\n"))
+    assert data.task.class_names == ["class 0", "class 1"]
+    np.testing.assert_array_equal(data.x_train[:, 1], data.x_train[:, 0] + 1)
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (["1,2,0", "1,0"], "3 header columns but 2 data columns on line 3"),
+        (["1,2,x", "2,3,"], r"no label in column 'label', data row 2 \(line 3\)"),
+    ],
+)
+def test_csv_ragged_row_or_empty_label(tmp_path, rows, message):
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(_write_csv(tmp_path / "bad.csv", "a,b,label", rows))
 
 
 # Specs, files and fractions.

@@ -3,7 +3,6 @@
 import csv
 import importlib.resources
 import os
-import warnings
 import zipfile
 
 import numpy as np
@@ -38,8 +37,9 @@ def load_dataset(
     - A path ending in `.npz` holding arrays `x` and `y` (other keys are
       ignored); `y` may hold integers, floats, strings, Booleans, one-hot
       rows or several target columns.
-    - A path ending in `.csv`: numbers under a header row; the label column
-      is `label` if present, else the last column.
+    - A path ending in `.csv`: a header row, then numeric feature columns
+      and a label column (`label` if present, else the last), which may
+      hold numbers or text (class names).
 
     uint8 features are divided by 255 (the digits by 16), other numeric
     features are cast to float32 unchanged; NaN or infinite features are
@@ -164,30 +164,72 @@ def _load_npz(path):
 
 
 def _load_csv(path):
-    """Returns the features and the label column of a numeric `.csv` file."""
+    """Returns the features and the label column of a `.csv` file.
+
+    Feature cells must be numbers; label cells may be numbers or text.
+    """
     try:
-        with open(path, newline="") as f, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # No rows: checked below.
-            header = next(csv.reader([f.readline()]))
-            table = np.loadtxt(f, delimiter=",", ndmin=2)
-    except ValueError as err:  # Also catches undecodable bytes.
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, skipinitialspace=True)
+            rows = [(reader.line_num, row) for row in reader if row]
+    except (OSError, ValueError, csv.Error) as err:  # Also undecodable bytes.
         raise DatasetError(
             f"Could not read dataset file {path}: {_first_line(err)}"
         ) from err
-    header = [column.strip() for column in header]
-    if len(header) < 2 or table.size == 0:
+    header = [column.strip() for column in rows[0][1]] if rows else []
+    if len(header) < 2 or len(rows) < 2:
         raise DatasetError(
             f"Dataset file {path} must hold a header row naming at least two "
-            f"columns and rows of numbers. Found header: {header}, "
-            f"{len(table)} rows."
+            f"columns and rows of data. Found header: {header}, "
+            f"{max(len(rows) - 1, 0)} rows."
         )
-    if table.shape[1] != len(header):
-        raise DatasetError(
-            f"Dataset file {path} has {len(header)} header columns but "
-            f"{table.shape[1]} data columns."
-        )
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DatasetError(
+                f"Dataset file {path} has {len(header)} header columns but "
+                f"{len(row)} data columns on line {line}."
+            )
     label = header.index("label") if "label" in header else len(header) - 1
-    return np.delete(table, label, axis=1), table[:, label]
+    cells = np.array([row for _, row in rows[1:]], dtype=str)
+    cells = np.char.strip(cells)
+    names = [column for i, column in enumerate(header) if i != label]
+    x = _csv_features(np.delete(cells, label, axis=1), names, rows, path)
+    return x, _csv_labels(cells[:, label], path, header[label], rows)
+
+
+def _csv_features(cells, names, rows, path):
+    """Feature cells as float64; the first one that is not a number is refused."""
+    try:
+        return cells.astype("float64")
+    except ValueError:
+        pass
+    for number, ((line, _), row) in enumerate(zip(rows[1:], cells), start=1):
+        for column, cell in zip(names, row):
+            try:
+                float(cell)
+            except ValueError:
+                raise DatasetError(
+                    f"Dataset file {path} holds {str(cell)!r} in feature column "
+                    f"{column!r}, data row {number} (line {line}): feature "
+                    "cells must be numbers; only the label column may hold text."
+                ) from None
+    return np.array([[float(cell) for cell in row] for row in cells])
+
+
+def _csv_labels(cells, path, column, rows):
+    """A label column as integers, floats, or text when not all are numbers."""
+    empty = np.flatnonzero(cells == "")
+    if len(empty):
+        raise DatasetError(
+            f"Dataset file {path} has no label in column {column!r}, data row "
+            f"{empty[0] + 1} (line {rows[empty[0] + 1][0]})."
+        )
+    for dtype in ("int64", "float64"):
+        try:
+            return cells.astype(dtype)
+        except (ValueError, OverflowError):
+            continue
+    return cells
 
 
 def _checked(x, y, source):
