@@ -2,15 +2,19 @@
 
 import importlib.resources
 import re
+import socket
+import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_nas import tasks
 from keras_nas.datasets import DatasetError
 from keras_nas.datasets import DatasetSplits
 from keras_nas.datasets import load_dataset
+from keras_nas.datasets import loaders
 from keras_nas.datasets.splits import split_dataset
 from keras_nas.datasets.splits import stratified_indices
 
@@ -597,7 +601,9 @@ def test_tfds_split_string_is_passed_on(monkeypatch):
     monkeypatch.setattr(tfds, "load", load)
     with tfds.testing.mock_data(num_examples=100):
         data = load_dataset("tfds:cifar10:train[:10%]")
-    assert seen == {"name": "cifar10", "split": "train[:10%]", "as_supervised": True}
+    assert seen["name"] == "cifar10" and seen["split"] == "train[:10%]"
+    assert seen["as_supervised"] is True
+    assert seen["download"] is False  # Read locally first; see the offline tests.
     assert data.input_shape == (32, 32, 3)
 
 
@@ -605,3 +611,129 @@ def test_tfds_unavailable_dataset_is_one_line():
     with pytest.raises(DatasetError, match="Could not load tfds dataset") as info:
         load_dataset("tfds:no_such_dataset_here")
     assert "not found" in str(info.value) and "\n" not in str(info.value)
+
+
+# TensorFlow Datasets offline: the network is patched away, so nothing can
+# reach it, and tfds' downloader must never run.
+
+_PREPARE = tfds.core.DatasetBuilder.download_and_prepare
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network, no GCS, no tfds download, an empty TFDS_DATA_DIR.
+
+    Returns:
+        `(data_dir, attempts)`: the TFDS_DATA_DIR folder (not created) and
+        the list of network calls tried, which all fail.
+    """
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled in tests")
+
+    def no_download(self, *args, **kwargs):
+        pytest.fail("tfds tried to download")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(tfds.core.utils.gcs_utils, "_is_gcs_disabled", True)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    data_dir = tmp_path / "tfds_data"
+    monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
+    return data_dir, attempts
+
+
+def test_tfds_offline_fails_fast_in_one_line(offline):
+    data_dir, attempts = offline
+    start = time.monotonic()
+    message = _refusal("tfds:mnist")
+    assert time.monotonic() - start < 30
+    assert message == (
+        f"tfds dataset 'mnist' is neither in the local TFDS data folder "
+        f"{data_dir} (no mnist/3.0.1 there) nor downloadable "
+        "(storage.googleapis.com:443 cannot be reached). Prepare it on a "
+        "machine with network access (`tfds build mnist`) and copy its folder "
+        f"mnist/ into {data_dir}, or set TFDS_DATA_DIR to a folder that holds it."
+    )
+    assert attempts  # The probe ran, against the patched socket.
+    assert not data_dir.exists()  # Nothing was written.
+
+
+class TinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """20 generated 4x4 images in 2 classes: a dataset prepared offline."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Tensor(shape=(4, 4), dtype=np.uint8),
+                "label": tfds.features.ClassLabel(num_classes=2),
+            }),
+            supervised_keys=("image", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for i in range(20):
+            yield i, {"image": np.full((4, 4), i, dtype=np.uint8), "label": i % 2}
+
+
+def test_tfds_prepared_locally_is_read_without_the_network(offline):
+    data_dir, attempts = offline
+    _PREPARE(TinyImages(data_dir=str(data_dir)))  # Generated, not downloaded.
+    data = load_dataset("tfds:tiny_images")
+    assert sum(len(y) for _, y in _parts(data)) == 20
+    assert data.task.name == "binary" and data.input_shape == (4, 4, 1)
+    for part_x, part_y in _parts(data):
+        samples = np.round(part_x[:, 0, 0, 0] * 255)
+        np.testing.assert_array_equal(part_y[:, 0], samples % 2)
+    assert attempts == []  # Read from TFDS_DATA_DIR: no probe, no download.
+
+
+def test_tfds_downloads_when_the_host_answers(monkeypatch):
+    calls = []
+    real_load = tfds.load
+
+    def load(name, **kwargs):
+        calls.append(kwargs.get("download", True))
+        if kwargs.get("download", True) is False:
+            return real_load(name, **kwargs)  # Not prepared: tfds refuses.
+        images = np.zeros((20, 28, 28, 1), dtype="uint8")
+        return tf.data.Dataset.from_tensor_slices((images, np.arange(20) % 2))
+
+    monkeypatch.setenv("TFDS_DATA_DIR", "/nonexistent/tfds_data_dir")
+    monkeypatch.setattr(tfds, "load", load)
+    monkeypatch.setattr(loaders, "_can_reach", lambda address: True)
+    data = load_dataset("tfds:mnist")
+    assert calls == [False, True]
+    assert data.task.name == "binary" and data.input_shape == (28, 28, 1)
+
+
+def test_can_reach_gives_up_after_its_timeout(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(5))
+    start = time.monotonic()
+    assert loaders._can_reach(("unreachable.invalid", 443), timeout=0.2) is False
+    assert time.monotonic() - start < 2
+
+
+def test_can_reach_a_listening_port():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert loaders._can_reach(server.getsockname(), timeout=5)
+
+
+def test_download_address_is_the_proxy_when_one_is_set(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert loaders._download_address() == ("proxy.internal", 3128)
+    monkeypatch.delenv("https_proxy")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    assert loaders._download_address() == ("storage.googleapis.com", 443)

@@ -3,6 +3,10 @@
 import csv
 import importlib.resources
 import os
+import socket
+import threading
+import urllib.parse
+import urllib.request
 import zipfile
 
 import numpy as np
@@ -20,6 +24,11 @@ _ACCEPTED_FORMS = (
 # which is 0 without metadata (as under `tfds.testing.mock_data`), and then
 # `padded_batch(sys.maxsize)` aborts the whole process on TensorFlow 2.21.
 _TFDS_BATCH = 4096
+# Where tfds downloads most data (and its prepared copies) from: when it
+# cannot be reached, a dataset that is not prepared locally is refused at
+# once instead of tfds retrying every file for minutes.
+_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+_DOWNLOAD_PROBE_SECONDS = 5.0
 
 
 def load_dataset(
@@ -33,7 +42,10 @@ def load_dataset(
       pixels in 10 classes, scaled from 0..16 to [0, 1].
     - `"tfds:NAME"` or `"tfds:NAME:SPLIT"`: a TensorFlow Datasets dataset
       read with `as_supervised=True`; `SPLIT` is any tfds split string, such
-      as `"train[:10%]"`, and defaults to `"train"`.
+      as `"train[:10%]"`, and defaults to `"train"`. A dataset that is not
+      prepared in the local TFDS data folder (`TFDS_DATA_DIR`, else
+      `~/tensorflow_datasets`) is downloaded, or refused at once when there
+      is no network.
     - A path ending in `.npz` holding arrays `x` and `y` (other keys are
       ignored); `y` may hold integers, floats, strings, Booleans, one-hot
       rows or several target columns.
@@ -133,8 +145,10 @@ def _load_tfds(name, split):
 
     source = f"tfds dataset {name!r} (split {split!r})"
     try:
-        ds = tfds.load(name, split=split, as_supervised=True)
+        ds = _tfds_split(tfds, name, split)
         batches = list(tfds.as_numpy(ds.batch(_TFDS_BATCH)))
+    except DatasetError:
+        raise
     except Exception as err:  # tfds raises many types; report them all alike.
         raise DatasetError(f"Could not load {source}: {_first_line(err)}") from err
     if not batches:
@@ -142,6 +156,72 @@ def _load_tfds(name, split):
     x = np.concatenate([batch[0] for batch in batches])
     y = np.concatenate([batch[1] for batch in batches])
     return (source, *_checked(x, y, source=source))
+
+
+def _tfds_split(tfds, name, split):
+    """The `tf.data.Dataset` of a split: read locally, else downloaded.
+
+    tfds is asked first with `download=False`, which reads only the local
+    data folder. A dataset missing there is downloaded only when the
+    download host answers; otherwise it is refused in one line, since tfds
+    would retry every file for minutes.
+    """
+    # tfds reads TFDS_DATA_DIR once, when imported; honour it as it is now.
+    options = {"split": split, "as_supervised": True}
+    if os.environ.get("TFDS_DATA_DIR"):
+        options["data_dir"] = os.environ["TFDS_DATA_DIR"]
+    try:
+        return tfds.load(name, download=False, **options)
+    except tfds.core.DatasetNotFoundError:
+        raise  # An unknown name: nothing to download either.
+    except Exception:  # noqa: BLE001 - decided by what is on disk below.
+        builder = tfds.builder(name, data_dir=options.get("data_dir"))
+        if builder.is_prepared():
+            raise
+    host, port = _download_address()
+    if not _can_reach((host, port)):
+        root = os.fspath(builder.data_dir_root)
+        variant = os.path.relpath(builder.data_dir, root)
+        folder = variant.split(os.sep)[0]
+        raise DatasetError(
+            f"tfds dataset {name!r} is neither in the local TFDS data folder "
+            f"{root} (no {variant} there) nor downloadable ({host}:{port} "
+            "cannot be reached). Prepare it on a machine with network access "
+            f"(`tfds build {name}`) and copy its folder {folder}/ into {root}, "
+            "or set TFDS_DATA_DIR to a folder that holds it."
+        )
+    return tfds.load(name, **options)
+
+
+def _download_address():
+    """The `(host, port)` a download connects to first: the proxy, if any."""
+    proxy = urllib.request.getproxies().get("https")
+    if proxy:
+        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"//{proxy}")
+        if parsed.hostname:
+            return parsed.hostname, parsed.port or 80
+    return _DOWNLOAD_HOST
+
+
+def _can_reach(address, timeout=_DOWNLOAD_PROBE_SECONDS):
+    """Whether a TCP connection to `address` opens within `timeout` seconds.
+
+    Name resolution has no timeout of its own, so the probe runs in a
+    daemon thread that is given up on after `timeout`.
+    """
+    reached = []
+
+    def probe():
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+        except OSError:
+            return
+        reached.append(True)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(reached)
 
 
 def _load_npz(path):
