@@ -242,7 +242,7 @@ class _ClassificationTask(Task):
         return stratified_indices(
             np.asarray(y).reshape(len(y), -1)[:, 0].astype("int64"),
             seed=seed, validation_fraction=validation_fraction,
-            test_fraction=test_fraction,
+            test_fraction=test_fraction, class_names=self.class_names,
         )
 
     def _classes_of(self, y, name):

@@ -3,14 +3,18 @@
 import csv
 import importlib.resources
 import os
-import warnings
+import socket
+import threading
+import urllib.parse
+import urllib.request
 import zipfile
 
 import numpy as np
 
+from keras_nas import tasks
 from keras_nas.datasets.splits import DatasetError
 from keras_nas.datasets.splits import check_fractions
-from keras_nas.datasets.splits import stratified_split
+from keras_nas.datasets.splits import split_dataset
 
 _ACCEPTED_FORMS = (
     "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
@@ -20,12 +24,17 @@ _ACCEPTED_FORMS = (
 # which is 0 without metadata (as under `tfds.testing.mock_data`), and then
 # `padded_batch(sys.maxsize)` aborts the whole process on TensorFlow 2.21.
 _TFDS_BATCH = 4096
+# Where tfds downloads most data (and its prepared copies) from: when it
+# cannot be reached, a dataset that is not prepared locally is refused at
+# once instead of tfds retrying every file for minutes.
+_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+_DOWNLOAD_PROBE_SECONDS = 5.0
 
 
 def load_dataset(
-    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2
+    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None
 ):
-    """Loads a classification dataset and splits it, stratified by class.
+    """Loads a dataset, chooses its task and splits it.
 
     Accepted `spec` forms:
 
@@ -33,31 +42,48 @@ def load_dataset(
       pixels in 10 classes, scaled from 0..16 to [0, 1].
     - `"tfds:NAME"` or `"tfds:NAME:SPLIT"`: a TensorFlow Datasets dataset
       read with `as_supervised=True`; `SPLIT` is any tfds split string, such
-      as `"train[:10%]"`, and defaults to `"train"`.
+      as `"train[:10%]"`, and defaults to `"train"`. A dataset that is not
+      prepared in the local TFDS data folder (`TFDS_DATA_DIR`, else
+      `~/tensorflow_datasets`) is downloaded, or refused at once when there
+      is no network.
     - A path ending in `.npz` holding arrays `x` and `y` (other keys are
-      ignored).
-    - A path ending in `.csv`: numbers under a header row; the label column
-      is `label` if present, else the last column.
+      ignored); `y` may hold integers, floats, strings, Booleans, one-hot
+      rows or several target columns.
+    - A path ending in `.csv`: a header row, then numeric feature columns
+      and a label column (`label` if present, else the last), which may
+      hold numbers or text (class names).
 
     uint8 features are divided by 255 (the digits by 16), other numeric
-    features are cast to float32 unchanged. Images of shape `(N, H, W)` get a
-    channel axis; tabular features `(N, F)` stay 2-D. Labels must be
-    non-negative integers; `num_classes` is the largest label plus one.
+    features are cast to float32 unchanged; NaN or infinite features are
+    refused. Images of shape `(N, H, W)` get a channel axis; tabular
+    features `(N, F)` stay 2-D.
+
+    The task comes from `task`, or is detected from the labels
+    (`keras_nas.tasks.detect_task`). A classification task is fitted on all
+    labels and the split stratified by class; regression targets are split
+    at random and the task fitted on the training targets. The splits hold
+    the encoded labels (see `DatasetSplits`).
 
     Args:
         spec: Which dataset to load, in one of the forms above.
         seed: Seed of the split, so the same seed gives the same split.
-        validation_fraction: Fraction of each class held out for validation.
-        test_fraction: Fraction of each class held out for test.
+        validation_fraction: Fraction held out for validation (of each class
+            for classification).
+        test_fraction: Fraction held out for test (of each class for
+            classification).
+        task: `None` to detect the task from the labels, `"multiclass"`,
+            `"binary"`, `"regression"`, or a `keras_nas.tasks.Task`.
 
     Returns:
         A `DatasetSplits`.
 
     Raises:
-        ValueError: If a fraction is not in (0, 1), or they sum to 1 or more.
+        ValueError: If a fraction is not in (0, 1), they sum to 1 or more,
+            or `task` is not a task.
         DatasetError: If the spec is not understood, the file is missing or
-            malformed, a label is negative or not an integer, a class is too
-            small to split, or tfds cannot provide the dataset.
+            malformed, features are not finite numbers, the labels do not
+            fit the task (given or detected), a class is too small to split,
+            or tfds cannot provide the dataset.
 
     Example:
 
@@ -65,25 +91,30 @@ def load_dataset(
     data = load_dataset("digits", seed=1)
     print(data.summary())
     # digits: 1,078 train / 360 val / 359 test, input (8, 8, 1), 10 classes
+    data = load_dataset("targets.npz", task="regression")
+    print(data.task_reason)  # task='regression' as given
     ```
     """
     check_fractions(validation_fraction, test_fraction)
-    name, x, y = _load_arrays(spec)
-    return stratified_split(
+    task = tasks.get_task(task)
+    name, source, x, y = _load_arrays(spec)
+    return split_dataset(
         name,
         x,
         y,
+        task=task,
         seed=seed,
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
+        source=source,
     )
 
 
 def _load_arrays(spec):
-    """Returns `(name, x, y)` for a spec, with features and labels checked."""
+    """Returns `(name, source, x, y)` for a spec, features and labels checked."""
     text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
     if text == "digits":
-        return ("digits", *_load_digits())
+        return ("digits", "digits", *_load_digits())
     form, _, rest = text.partition(":")
     tfds_name, _, split = rest.partition(":")
     if form == "tfds" and tfds_name:
@@ -94,7 +125,7 @@ def _load_arrays(spec):
             raise DatasetError(f"Dataset file not found: {text}")
         load = _load_npz if suffix == ".npz" else _load_csv
         name = os.path.splitext(os.path.basename(text))[0]
-        return (name, *_checked(*load(text), source=text))
+        return (name, text, *_checked(*load(text), source=text))
     raise DatasetError(
         f"Unknown dataset spec {spec!r}. Expected one of: {_ACCEPTED_FORMS}."
     )
@@ -109,20 +140,88 @@ def _load_digits():
 
 
 def _load_tfds(name, split):
-    """Returns the features and labels of one tfds split, checked."""
+    """Returns the source, features and labels of one tfds split, checked."""
     import tensorflow_datasets as tfds  # Slow to import: only when asked for.
 
     source = f"tfds dataset {name!r} (split {split!r})"
     try:
-        ds = tfds.load(name, split=split, as_supervised=True)
+        ds = _tfds_split(tfds, name, split)
         batches = list(tfds.as_numpy(ds.batch(_TFDS_BATCH)))
+    except DatasetError:
+        raise
     except Exception as err:  # tfds raises many types; report them all alike.
         raise DatasetError(f"Could not load {source}: {_first_line(err)}") from err
     if not batches:
         raise DatasetError(f"{source} holds no samples.")
     x = np.concatenate([batch[0] for batch in batches])
     y = np.concatenate([batch[1] for batch in batches])
-    return _checked(x, y, source=source)
+    return (source, *_checked(x, y, source=source))
+
+
+def _tfds_split(tfds, name, split):
+    """The `tf.data.Dataset` of a split: read locally, else downloaded.
+
+    tfds is asked first with `download=False`, which reads only the local
+    data folder. A dataset missing there is downloaded only when the
+    download host answers; otherwise it is refused in one line, since tfds
+    would retry every file for minutes.
+    """
+    # tfds reads TFDS_DATA_DIR once, when imported; honour it as it is now.
+    options = {"split": split, "as_supervised": True}
+    if os.environ.get("TFDS_DATA_DIR"):
+        options["data_dir"] = os.environ["TFDS_DATA_DIR"]
+    try:
+        return tfds.load(name, download=False, **options)
+    except tfds.core.DatasetNotFoundError:
+        raise  # An unknown name: nothing to download either.
+    except Exception:  # noqa: BLE001 - decided by what is on disk below.
+        builder = tfds.builder(name, data_dir=options.get("data_dir"))
+        if builder.is_prepared():
+            raise
+    host, port = _download_address()
+    if not _can_reach((host, port)):
+        root = os.fspath(builder.data_dir_root)
+        variant = os.path.relpath(builder.data_dir, root)
+        folder = variant.split(os.sep)[0]
+        raise DatasetError(
+            f"tfds dataset {name!r} is neither in the local TFDS data folder "
+            f"{root} (no {variant} there) nor downloadable ({host}:{port} "
+            "cannot be reached). Prepare it on a machine with network access "
+            f"(`tfds build {name}`) and copy its folder {folder}/ into {root}, "
+            "or set TFDS_DATA_DIR to a folder that holds it."
+        )
+    return tfds.load(name, **options)
+
+
+def _download_address():
+    """The `(host, port)` a download connects to first: the proxy, if any."""
+    proxy = urllib.request.getproxies().get("https")
+    if proxy:
+        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"//{proxy}")
+        if parsed.hostname:
+            return parsed.hostname, parsed.port or 80
+    return _DOWNLOAD_HOST
+
+
+def _can_reach(address, timeout=_DOWNLOAD_PROBE_SECONDS):
+    """Whether a TCP connection to `address` opens within `timeout` seconds.
+
+    Name resolution has no timeout of its own, so the probe runs in a
+    daemon thread that is given up on after `timeout`.
+    """
+    reached = []
+
+    def probe():
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+        except OSError:
+            return
+        reached.append(True)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(reached)
 
 
 def _load_npz(path):
@@ -145,34 +244,76 @@ def _load_npz(path):
 
 
 def _load_csv(path):
-    """Returns the features and the label column of a numeric `.csv` file."""
+    """Returns the features and the label column of a `.csv` file.
+
+    Feature cells must be numbers; label cells may be numbers or text.
+    """
     try:
-        with open(path, newline="") as f, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # No rows: checked below.
-            header = next(csv.reader([f.readline()]))
-            table = np.loadtxt(f, delimiter=",", ndmin=2)
-    except ValueError as err:  # Also catches undecodable bytes.
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, skipinitialspace=True)
+            rows = [(reader.line_num, row) for row in reader if row]
+    except (OSError, ValueError, csv.Error) as err:  # Also undecodable bytes.
         raise DatasetError(
             f"Could not read dataset file {path}: {_first_line(err)}"
         ) from err
-    header = [column.strip() for column in header]
-    if len(header) < 2 or table.size == 0:
+    header = [column.strip() for column in rows[0][1]] if rows else []
+    if len(header) < 2 or len(rows) < 2:
         raise DatasetError(
             f"Dataset file {path} must hold a header row naming at least two "
-            f"columns and rows of numbers. Found header: {header}, "
-            f"{len(table)} rows."
+            f"columns and rows of data. Found header: {header}, "
+            f"{max(len(rows) - 1, 0)} rows."
         )
-    if table.shape[1] != len(header):
-        raise DatasetError(
-            f"Dataset file {path} has {len(header)} header columns but "
-            f"{table.shape[1]} data columns."
-        )
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DatasetError(
+                f"Dataset file {path} has {len(header)} header columns but "
+                f"{len(row)} data columns on line {line}."
+            )
     label = header.index("label") if "label" in header else len(header) - 1
-    return np.delete(table, label, axis=1), table[:, label]
+    cells = np.array([row for _, row in rows[1:]], dtype=str)
+    cells = np.char.strip(cells)
+    names = [column for i, column in enumerate(header) if i != label]
+    x = _csv_features(np.delete(cells, label, axis=1), names, rows, path)
+    return x, _csv_labels(cells[:, label], path, header[label], rows)
+
+
+def _csv_features(cells, names, rows, path):
+    """Feature cells as float64; the first one that is not a number is refused."""
+    try:
+        return cells.astype("float64")
+    except ValueError:
+        pass
+    for number, ((line, _), row) in enumerate(zip(rows[1:], cells), start=1):
+        for column, cell in zip(names, row):
+            try:
+                float(cell)
+            except ValueError:
+                raise DatasetError(
+                    f"Dataset file {path} holds {str(cell)!r} in feature column "
+                    f"{column!r}, data row {number} (line {line}): feature "
+                    "cells must be numbers; only the label column may hold text."
+                ) from None
+    return np.array([[float(cell) for cell in row] for row in cells])
+
+
+def _csv_labels(cells, path, column, rows):
+    """A label column as integers, floats, or text when not all are numbers."""
+    empty = np.flatnonzero(cells == "")
+    if len(empty):
+        raise DatasetError(
+            f"Dataset file {path} has no label in column {column!r}, data row "
+            f"{empty[0] + 1} (line {rows[empty[0] + 1][0]})."
+        )
+    for dtype in ("int64", "float64"):
+        try:
+            return cells.astype(dtype)
+        except (ValueError, OverflowError):
+            continue
+    return cells
 
 
 def _checked(x, y, source):
-    """Returns float32 features and int32 labels, or raises `DatasetError`."""
+    """Returns float32 features and the labels as given; else `DatasetError`."""
     x, y = _as_features(x, source), _as_labels(y, source)
     if len(x) != len(y):
         raise DatasetError(f"{source} holds {len(x)} samples but {len(y)} labels.")
@@ -185,7 +326,8 @@ def _as_features(x, source):
         raise DatasetError(
             f"Features in {source} must be numeric. Received dtype: {x.dtype}"
         )
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    with np.errstate(over="ignore"):  # Too large for float32: refused below.
+        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim not in (2, 4):
@@ -193,26 +335,35 @@ def _as_features(x, source):
             f"Features in {source} must have shape (N, F), (N, H, W) or "
             f"(N, H, W, C). Received shape: {x.shape}"
         )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = np.argwhere(bad)[:5]
+        rows = first[:, 0].tolist()
+        if x.ndim == 2:
+            where = f"columns {first[:, 1].tolist()}"
+        else:
+            where = f"positions {[tuple(p) for p in first[:, 1:].tolist()]}"
+        raise DatasetError(
+            f"Features in {source} hold {int(bad.sum()):,} NaN or infinite "
+            f"values (as float32), first at rows {rows} {where} (0-based "
+            "sample and feature indices); fill or drop them before loading."
+        )
     return x
 
 
 def _as_labels(y, source):
-    """Checks that labels are non-negative integers; returns them as int32."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.dtype.kind not in "iuf":
+    """Checks the labels' shape; decodes bytes to text. Tasks check the rest."""
+    if y.ndim not in (1, 2):
         raise DatasetError(
-            f"Labels in {source} must be a 1-D array of non-negative integers. "
-            f"Received shape {y.shape} and dtype {y.dtype}."
+            f"Labels in {source} must have shape (N,) or (N, K). Received "
+            f"shape: {y.shape}"
         )
     if len(y) == 0:
         raise DatasetError(f"{source} holds no samples.")
-    bad = y[~np.isfinite(y) | (y < 0) | (y != np.floor(y))]
-    if len(bad):
-        raise DatasetError(
-            f"Labels in {source} must be non-negative integers. Found: {bad[0]}"
-        )
-    return y.astype("int32")
+    if y.dtype.kind in "SO" and all(isinstance(v, bytes) for v in y.flat):
+        text = [v.decode("utf-8", "replace") for v in y.flat]
+        y = np.array(text).reshape(y.shape)
+    return y
 
 
 def _first_line(err):

@@ -1,9 +1,16 @@
-"""Train/validation/test splits: the `DatasetSplits` record and a stratified cut."""
+"""Train/validation/test splits: the `DatasetSplits` record and the cuts.
+
+A data set's raw labels are turned into a task's training labels here:
+classification labels are stratified by class, regression targets cut at
+random (`split_dataset`).
+"""
 
 import dataclasses
+import re
 
 import numpy as np
 
+from keras_nas import tasks
 from keras_nas.validation import check_fraction
 
 
@@ -16,8 +23,11 @@ class DatasetSplits:
     """A dataset cut into disjoint train, validation and test parts.
 
     Images are float32 arrays of shape `(N, H, W, C)`, tabular features
-    float32 arrays of shape `(N, F)`; labels are int32 in
-    `0..num_classes - 1`.
+    float32 arrays of shape `(N, F)`. Labels are those the task trains on
+    (`task.encode`): int32 class indices in `0..num_classes - 1` for
+    `multiclass`, float32 0/1 of shape `(N, 1)` for `binary` (1 is
+    `task.class_names[1]`), float32 of shape `(N, targets)` for
+    `regression`.
 
     Attributes:
         name: Short name of the dataset, used in summaries.
@@ -27,13 +37,19 @@ class DatasetSplits:
         y_val: Validation labels.
         x_test: Test features.
         y_test: Test labels.
-        num_classes: Number of classes, the largest label plus one.
+        num_classes: Number of classes of the task; `None` for regression.
         input_shape: Shape of one sample, without the batch dimension.
+        task: The fitted `keras_nas.tasks.Task`: classes from all labels,
+            regression statistics from the training targets only.
+        task_reason: Why this task, e.g. `"float targets with 214 distinct
+            values: regression"` or `"task='binary' as given"`.
 
     Example:
 
     ```python
     data = keras_nas.datasets.load_dataset("digits")
+    model = ...  # ending in data.task.head(features)
+    data.task.compile(model, "adam")
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
     ```
     """
@@ -47,18 +63,21 @@ class DatasetSplits:
     y_test: np.ndarray = dataclasses.field(repr=False)
     num_classes: int
     input_shape: tuple
+    task: tasks.Task = dataclasses.field(repr=False)
+    task_reason: str = dataclasses.field(repr=False)
 
     def summary(self):
         """Returns a one-line description of the splits.
 
         Returns:
             A string such as `"digits: 1,078 train / 360 val / 359 test,
-            input (8, 8, 1), 10 classes"`.
+            input (8, 8, 1), 10 classes"` or `"diabetes: 265 train / 88 val
+            / 89 test, input (10,), regression, 1 target"`.
         """
         return (
             f"{self.name}: {len(self.y_train):,} train / {len(self.y_val):,} val"
             f" / {len(self.y_test):,} test, input {self.input_shape},"
-            f" {self.num_classes} classes"
+            f" {self.task.summary()}"
         )
 
 
@@ -87,7 +106,9 @@ def check_fractions(validation_fraction, test_fraction):
     return validation_fraction, test_fraction
 
 
-def stratified_indices(y, *, seed=0, validation_fraction=0.2, test_fraction=0.2):
+def stratified_indices(
+    y, *, seed=0, validation_fraction=0.2, test_fraction=0.2, class_names=None
+):
     """Cuts sample indices into train, validation and test, class by class.
 
     Each class's indices are shuffled with `np.random.default_rng(seed)`; the
@@ -101,6 +122,8 @@ def stratified_indices(y, *, seed=0, validation_fraction=0.2, test_fraction=0.2)
         seed: Seed of the random generator.
         validation_fraction: Fraction of each class held out for validation.
         test_fraction: Fraction of each class held out for test.
+        class_names: The class of each label index, to name a class that is
+            too small in the error; `None` names it by its label.
 
     Returns:
         A tuple `(train, val, test)` of 1-D integer index arrays.
@@ -127,8 +150,9 @@ def stratified_indices(y, *, seed=0, validation_fraction=0.2, test_fraction=0.2)
         n_test = int(n * test_fraction + 0.5)
         n_held = int(n * (test_fraction + validation_fraction) + 0.5)
         if not 0 < n_test < n_held < n:
+            shown = label if class_names is None else repr(class_names[label])
             raise DatasetError(
-                f"Class {label} has too few samples ({n}) to split with "
+                f"Class {shown} has too few samples ({n}) to split with "
                 f"validation_fraction={validation_fraction} and "
                 f"test_fraction={test_fraction}: every split needs at least "
                 "one sample of each class."
@@ -176,48 +200,114 @@ def random_indices(n, *, seed=0, validation_fraction=0.2, test_fraction=0.2):
     return order[n_held:], order[n_test:n_held], order[:n_test]
 
 
-def stratified_split(
-    name, x, y, *, seed=0, validation_fraction=0.2, test_fraction=0.2
+def split_dataset(
+    name, x, y, *, task=None, seed=0, validation_fraction=0.2,
+    test_fraction=0.2, source=None,
 ):
-    """Splits features and labels into a `DatasetSplits`.
+    """Fits a task to raw labels and cuts features and labels by it.
+
+    A classification task is fitted on all labels, so every part's labels
+    are known classes, and the cut is stratified by class; regression
+    targets are cut at random and the task fitted on the training targets
+    only (their mean and standard deviation). The parts hold the encoded
+    labels (`task.encode`).
 
     Args:
         name: Short name of the dataset.
         x: Features, one row per sample.
-        y: 1-D array of non-negative integer labels, one per sample.
+        y: Raw labels or targets, one entry per sample, in any form
+            `keras_nas.tasks` takes (integers, floats, strings, Booleans,
+            one-hot rows, several target columns).
+        task: `None` to detect the task from the labels
+            (`keras_nas.tasks.detect_task`), a task name (`"multiclass"`,
+            `"binary"`, `"regression"`), a config dict or a `Task`.
         seed: Seed of the random generator.
-        validation_fraction: Fraction of each class held out for validation.
-        test_fraction: Fraction of each class held out for test.
+        validation_fraction: Fraction held out for validation (of each
+            class for classification).
+        test_fraction: Fraction held out for test (of each class for
+            classification).
+        source: How error messages name the data, e.g. a file path;
+            defaults to `name`.
 
     Returns:
-        A `DatasetSplits` with `num_classes` equal to the largest label
-        plus one.
+        A `DatasetSplits`.
 
     Raises:
-        ValueError: If the fractions are invalid.
-        DatasetError: If a class has too few samples to split.
+        ValueError: If the fractions or the task name are invalid.
+        DatasetError: If the labels do not fit the task, or a class (or the
+            whole set, for regression) has too few samples to split.
 
     Example:
 
     ```python
-    data = stratified_split("toy", x, y, seed=1)
+    data = split_dataset("toy", x, np.array(["cat", "dog"] * 10), seed=1)
     print(data.summary())
+    # toy: 12 train / 4 val / 4 test, input (3,), binary ('cat' / 'dog')
     ```
     """
-    train, val, test = stratified_indices(
-        y,
-        seed=seed,
-        validation_fraction=validation_fraction,
+    source = source or name
+    given = task is not None
+    if given:
+        task = tasks.get_task(task)
+        reason = f"task={task.name!r} as given"
+    else:
+        try:
+            task, reason = tasks.detect_task(y)
+        except tasks.TaskError as err:
+            raise DatasetError(
+                f"Labels in {source} fit no task: {_detail(err)}"
+            ) from err
+    try:
+        if task.is_classification:
+            task = task.fit(y)
+        labels = task.encode(y, "y")
+    except tasks.TaskError as err:
+        raise _label_error(err, y, task, reason, source, given) from err
+    train, val, test = task.split_indices(
+        labels, seed=seed, validation_fraction=validation_fraction,
         test_fraction=test_fraction,
     )
+    if not task.is_classification:
+        task = task.fit(labels[train])
     return DatasetSplits(
         name=name,
         x_train=x[train],
-        y_train=y[train],
+        y_train=labels[train],
         x_val=x[val],
-        y_val=y[val],
+        y_val=labels[val],
         x_test=x[test],
-        y_test=y[test],
-        num_classes=int(y.max()) + 1,
+        y_test=labels[test],
+        num_classes=task.num_classes if task.is_classification else None,
         input_shape=tuple(x.shape[1:]),
+        task=task,
+        task_reason=reason,
+    )
+
+
+def _detail(err):
+    """A task error's message without its `Received an invalid value for ...:`."""
+    return re.sub(r"^Received an invalid value for `\w+`: ", "", str(err))
+
+
+def _label_error(err, y, task, reason, source, given):
+    """The `DatasetError` for labels a task refused, in one line.
+
+    A task given by name that the labels would not have been detected as is
+    a wrong choice of `task`; otherwise the labels themselves are at fault.
+    """
+    if given:
+        try:
+            detected, detected_reason = tasks.detect_task(y)
+        except tasks.TaskError:
+            detected, detected_reason = None, "none of the tasks"
+        if detected is None or detected.name != task.name:
+            detail = re.sub(r" Received: task=\S+$", "", _detail(err))
+            return DatasetError(
+                f"Received an invalid value for `task`: {detail} The labels in "
+                f"{source} are detected as {detected_reason}. Received: "
+                f"task={task.name!r}"
+            )
+    return DatasetError(
+        f"Labels in {source} do not fit the {task.name} task ({reason}): "
+        f"{_detail(err)}"
     )
