@@ -134,20 +134,51 @@ def test_bad_settings_exit_2_and_write_nothing(tmp_path, npz_dataset, extra, mes
 
 
 @pytest.mark.parametrize(
-    "y, message",
+    "y, options, message",
     [
-        ([0, 1, -1, 0] * 10, "negative"),
-        ([0, 1, 0.5, 0] * 10, "integer"),
+        (["cat", "dog"] * 20, ["--task", "regression"],
+         "regression task needs numeric targets"),
+        ([0, 1, 2, 0] * 10, ["--task", "binary"],
+         "'binary' needs labels with exactly two distinct values"),
+        (np.linspace(0, 1, 40), ["--task", "regression", "--objective", "val_accuracy"],
+         "regression task reports"),
+        ([np.nan] + [1.5] * 39, ["--task", "regression"], "NaN or infinite"),
+        ([0, 1] * 20, ["--objective", "val_mae"], "binary task reports"),
     ],
 )
-def test_labels_out_of_range_exit_2(tmp_path, y, message):
+def test_labels_that_do_not_fit_the_task_exit_2(tmp_path, y, options, message):
     rng = np.random.default_rng(0)
-    dataset = npz(tmp_path, rng.normal(size=(40, 3)), y)
+    dataset = npz(tmp_path, rng.normal(size=(40, 3)), np.array(y))
     before = snapshot(tmp_path)
-    result = invoke(*run_args(tmp_path, dataset))
+    result = invoke(*run_args(tmp_path, dataset, *options))
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
+    assert snapshot(tmp_path) == before
+
+
+def test_a_text_label_column_for_regression_exits_2(tmp_path):
+    path = tmp_path / "words.csv"
+    path.write_text("a,b,label\n" + "".join(
+        f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n" for i in range(30)
+    ))
+    before = snapshot(tmp_path)
+    result = invoke(*run_args(tmp_path, str(path), "--task", "regression"))
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "numeric targets" in result.output
+    assert snapshot(tmp_path) == before
+
+
+def test_features_with_nan_exit_2(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    x[7, 1] = np.inf
+    dataset = npz(tmp_path, x, [0, 1] * 20)
+    before = snapshot(tmp_path)
+    result = invoke(*run_args(tmp_path, dataset))
+    assert result.exit_code == 2, result.output
+    assert "1 NaN or infinite values" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert snapshot(tmp_path) == before
 
 
