@@ -46,9 +46,10 @@ def echo_export(path):
     """Prints where the best model went, with its validation and test figures."""
     with open(os.path.join(path, "metrics.json")) as f:
         metrics = json.load(f)
+    keys = ("val_accuracy", "test_accuracy")
+    if metrics.get("task") == "regression":
+        keys = ("val_loss", "test_loss", "test_mae", "test_rmse", "test_r2")
     figures = ", ".join(
-        f"{key} {metrics[key]:.4f}"
-        for key in ("val_accuracy", "test_accuracy")
-        if key in metrics
+        f"{key} {metrics[key]:.4f}" for key in keys if key in metrics
     )
     click.echo(f"Exported the best model to {path} ({figures}).")

@@ -56,13 +56,8 @@ class ConvNet(SearchSpace):
         pooling: Pooling options after a block, from `POOLING`.
         skip_connections: Whether each block may have a residual skip.
         learning_rate: Adam learning rate.
-        task: `"multiclass"`, `"binary"`, `"regression"` or a
-            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
-            `num_classes` means multiclass.
-        normalize: Whether models start with a `keras.layers.Normalization`
-            adapted on the training split (default: off).
-        normalization: Statistics computed by `adapt`, for rebuilding a
-            searched space.
+        **options: `task`, `normalize` (default: off) and
+            `normalization`, as in `SearchSpace`.
 
     Example:
 
@@ -85,19 +80,9 @@ class ConvNet(SearchSpace):
         pooling=("none", "max"),
         skip_connections=True,
         learning_rate=1e-3,
-        *,
-        task=None,
-        normalize=None,
-        normalization=None,
+        **options,
     ):
-        super().__init__(
-            input_shape,
-            num_classes,
-            learning_rate,
-            task=task,
-            normalize=normalize,
-            normalization=normalization,
-        )
+        super().__init__(input_shape, num_classes, learning_rate, **options)
         self.min_blocks = validation.check_positive_int("min_blocks", min_blocks)
         self.max_blocks = validation.check_positive_int("max_blocks", max_blocks)
         if self.max_blocks < self.min_blocks:

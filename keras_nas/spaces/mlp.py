@@ -40,13 +40,8 @@ class MLP(SearchSpace):
             switches it off everywhere.
         skip_connections: Whether each layer may have a residual skip.
         learning_rate: Adam learning rate.
-        task: `"multiclass"`, `"binary"`, `"regression"` or a
-            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
-            `num_classes` means multiclass.
-        normalize: Whether models start with a `keras.layers.Normalization`
-            adapted on the training split (default: on).
-        normalization: Statistics computed by `adapt`, for rebuilding a
-            searched space.
+        **options: `task`, `normalize` (default: on) and
+            `normalization`, as in `SearchSpace`.
 
     Example:
 
@@ -70,19 +65,9 @@ class MLP(SearchSpace):
         batch_norm=(False, True),
         skip_connections=True,
         learning_rate=1e-3,
-        *,
-        task=None,
-        normalize=None,
-        normalization=None,
+        **options,
     ):
-        super().__init__(
-            input_shape,
-            num_classes,
-            learning_rate,
-            task=task,
-            normalize=normalize,
-            normalization=normalization,
-        )
+        super().__init__(input_shape, num_classes, learning_rate, **options)
         self.min_layers = validation.check_positive_int("min_layers", min_layers)
         self.max_layers = validation.check_positive_int("max_layers", max_layers)
         if self.max_layers < self.min_layers:

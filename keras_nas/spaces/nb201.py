@@ -160,13 +160,8 @@ class NB201Cell(SearchSpace):
         channels: Channels of the first stage.
         cells_per_stage: Cells per stage (`N` in the paper).
         learning_rate: Adam learning rate.
-        task: `"multiclass"`, `"binary"`, `"regression"` or a
-            `keras_nas.tasks.Task` (see `SearchSpace`); `None` with
-            `num_classes` means multiclass.
-        normalize: Whether models start with a `keras.layers.Normalization`
-            adapted on the training split (default: off).
-        normalization: Statistics computed by `adapt`, for rebuilding a
-            searched space.
+        **options: `task`, `normalize` (default: off) and
+            `normalization`, as in `SearchSpace`.
 
     Example:
 
@@ -188,19 +183,9 @@ class NB201Cell(SearchSpace):
         channels=16,
         cells_per_stage=1,
         learning_rate=1e-3,
-        *,
-        task=None,
-        normalize=None,
-        normalization=None,
+        **options,
     ):
-        super().__init__(
-            input_shape,
-            num_classes,
-            learning_rate,
-            task=task,
-            normalize=normalize,
-            normalization=normalization,
-        )
+        super().__init__(input_shape, num_classes, learning_rate, **options)
         self.operations = validation.check_choices(
             "operations", operations, OPERATIONS
         )

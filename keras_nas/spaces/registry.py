@@ -3,6 +3,7 @@
 import inspect
 
 from keras_nas import validation
+from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.conv import ConvNet
 from keras_nas.spaces.mlp import MLP
 from keras_nas.spaces.nb201 import NB201Cell
@@ -38,6 +39,13 @@ def get_space(name, input_shape, num_classes=None, **kwargs):
 
 
 def _check_arguments(cls, name, kwargs, reserved):
-    parameters = inspect.signature(cls).parameters
+    parameters = [
+        p.name for p in inspect.signature(cls).parameters.values()
+        if p.kind is not p.VAR_KEYWORD
+    ]
+    parameters += [
+        p.name for p in inspect.signature(SearchSpace).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
+    ]
     known = [p for p in parameters if p not in reserved and p != "name"]
     validation.check_known_arguments(f"the {name!r} space", kwargs, known)
