@@ -6,19 +6,15 @@ import time
 import traceback
 import zlib
 
-import keras
 import keras_tuner as kt
 import tensorflow as tf
 
 from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print)
-from keras_nas.engine import trial_process as trial_process_module
 from keras_nas import compat
 from keras_nas import validation
-from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.darts.one_shot import OneShotRun
 from keras_nas.darts.oracle import DartsOracle
-from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
@@ -35,9 +31,10 @@ from keras_nas.results import leaderboard
 from keras_nas.runs import SEARCH_FILE
 from keras_nas.runs import export_trial
 from keras_nas.spaces.base import SearchSpace
-from keras_nas.engine.time_limit import StopAtDeadline
 from keras_nas.engine.time_limit import TimeLimitReached
 from keras_nas.engine.time_limit import parse_duration
+from keras_nas.engine.trial import fit_trial
+from keras_nas.engine.trial_process import fit_in_subprocess
 
 _STATUS = kt.engine.trial.TrialStatus
 TRIAL_PROCESSES = ("in_process", "subprocess")
@@ -334,87 +331,57 @@ class NASTuner(kt.Tuner):
             trial.message = f"{failure_reason(error)}\n\n{traceback.format_exc()}"
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
-        """Trains the trial's architecture; returns the best epoch's metrics.
+        """Trains the trial's architecture; returns each execution's metrics.
 
+        Each execution runs `keras_nas.engine.trial.fit_trial`, in this
+        process or, with `trial_process="subprocess"`, in a child process
+        (`keras_nas.engine.trial_process`); an execution overwrites the
+        trial's checkpoint only when it beats the earlier ones' best epoch.
         The gradient functions TensorFlow registers for the trial's traced
         train step are released at the end, so that trials do not
         accumulate their training graphs in memory.
         """
-        with release_custom_gradients():
-            if self.trial_process == "subprocess":
-                return self._run_trial_in_subprocess(trial, fit_args, fit_kwargs)
-            return self._run_trial_in_process(trial, fit_args, fit_kwargs)
-
-    def _run_trial_in_process(self, trial, fit_args, fit_kwargs):
-        checkpoint = BestWeights(
-            self.oracle.objective, self._get_checkpoint_fname(trial.trial_id)
-        )
-        user_callbacks = fit_kwargs.pop("callbacks", [])
-        results = []
-        for execution in range(self.executions_per_trial):
-            callbacks = self._deepcopy_callbacks(user_callbacks)
-            self._configure_tensorboard_dir(callbacks, trial, execution)
-            callbacks.append(compat.tuner_callback(self, trial))
-            callbacks.append(StopOnNaN())
-            callbacks.append(checkpoint)
-            deadline = None
-            if self._deadline is not None:
-                deadline = StopAtDeadline(self._deadline)
-                callbacks.append(deadline)
-            results.append(
-                self._build_and_fit_model(
-                    trial, *fit_args, callbacks=callbacks, **fit_kwargs
-                )
-            )
-            if deadline is not None and deadline.reached:
-                raise TimeLimitReached()
-        return results
-
-    def _run_trial_in_subprocess(self, trial, fit_args, fit_kwargs):
-        """Trains each execution in a child process (`keras_nas.engine.trial_process`).
-
-        The child adds its own NaN check, best-epoch checkpoint and deadline.
-        """
         user_callbacks = fit_kwargs.pop("callbacks", [])
         results, best_value = [], None
-        for execution in range(self.executions_per_trial):
-            callbacks = self._deepcopy_callbacks(user_callbacks)
-            self._configure_tensorboard_dir(callbacks, trial, execution)
-            result = trial_process_module.fit_in_subprocess(
-                self.hypermodel,
-                trial.hyperparameters,
-                fit_args,
-                {**fit_kwargs, "callbacks": callbacks},
-                seed=self._trial_seed(trial.trial_id),
-                objective=self.oracle.objective,
-                checkpoint_path=self._get_checkpoint_fname(trial.trial_id),
-                build_config_path=self._get_build_config_fname(trial.trial_id),
-                max_params=self.max_model_size,
-                deadline=self._deadline,
-                best_value=best_value,
-            )
-            if result.checkpoint_written:
-                best_value = result.best_value
-            results.append(result.metrics(self.oracle.objective))
-            if result.deadline_reached:
-                raise TimeLimitReached()
+        with release_custom_gradients():
+            for execution in range(self.executions_per_trial):
+                callbacks = self._deepcopy_callbacks(user_callbacks)
+                self._configure_tensorboard_dir(callbacks, trial, execution)
+                settings = {
+                    "seed": self._trial_seed(trial.trial_id),
+                    "objective": self.oracle.objective,
+                    "checkpoint_path": self._get_checkpoint_fname(trial.trial_id),
+                    "build_config_path": self._get_build_config_fname(
+                        trial.trial_id
+                    ),
+                    "max_params": self.max_model_size,
+                    "deadline": self._deadline,
+                    "best_value": best_value,
+                }
+                if self.trial_process == "subprocess":
+                    result = fit_in_subprocess(
+                        self.hypermodel,
+                        trial.hyperparameters,
+                        fit_args,
+                        {**fit_kwargs, "callbacks": callbacks},
+                        **settings,
+                    )
+                else:
+                    callbacks.append(compat.tuner_callback(self, trial))
+                    result = fit_trial(
+                        self.hypermodel,
+                        trial.hyperparameters,
+                        fit_args,
+                        {**fit_kwargs, "callbacks": callbacks},
+                        build=self._build_hypermodel,
+                        **settings,
+                    )
+                if result.checkpoint_written:
+                    best_value = result.best_value
+                results.append(result.metrics(self.oracle.objective))
+                if result.deadline_reached:
+                    raise TimeLimitReached()
         return results
-
-    def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
-        hp = trial.hyperparameters
-        keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
-        model = self._try_build(hp)
-        params = model.count_params()
-        history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
-        compat.validate_trial_results(
-            history, self.oracle.objective, "HyperModel.fit()"
-        )
-        metrics = compat.convert_to_metrics_dict(
-            history, self.oracle.objective
-        )
-        with open(self._get_build_config_fname(trial.trial_id), "w") as f:
-            json.dump(model.get_build_config(), f)
-        return {**metrics, "params": float(params)}
 
     def _try_build(self, hp):
         """Builds a trial's model after clearing Keras's global state.
