@@ -13,8 +13,6 @@ from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print
 from keras_nas import compat
 from keras_nas import validation
 from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.darts.one_shot import OneShotRun
-from keras_nas.darts.oracle import DartsOracle
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
@@ -59,10 +57,11 @@ class NASTuner(kt.Tuner):
         space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
             or a function `build(hp)` returning a compiled Keras model.
         strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`), or
-            `"darts"` for a one-shot DARTS search (`NB201Cell` or `ConvNet`
-            spaces; see `keras_nas.darts`), or a `keras_tuner.Oracle`
-            instance, whose own objective and budget then apply (a
-            `keras_nas.darts.DartsOracle` carries DARTS's options).
+            a `keras_tuner.Oracle` instance, which carries its own options,
+            objective and budget. A keras-nas strategy may refuse a space or
+            a time limit it cannot search (`NASOracle.check_search`) and
+            may work on the data before the first trial
+            (`NASOracle.before_search`).
         objective: Metric to optimise (`"val_accuracy"` by default), or a
             `keras_tuner.Objective`.
         max_trials: Number of architectures to try at most.
@@ -141,11 +140,9 @@ class NASTuner(kt.Tuner):
                 "keras_nas SearchSpace, a keras_tuner.HyperModel or a function "
                 f"build(hp). Received: space={space!r}"
             )
-        if strategy == "darts":
-            strategy = DartsOracle(objective=objective, seed=seed)
         oracle = get_oracle(strategy, objective, max_trials, seed)
-        if isinstance(oracle, DartsOracle):
-            _check_one_shot(space, self.time_limit)
+        if isinstance(oracle, NASOracle):
+            oracle.check_search(space, time_limit=self.time_limit)
         # The limit is applied here, after each trial is saved; KerasTuner's
         # own check raises inside `end_trial`, before the state is written.
         oracle.max_consecutive_failed_trials = None
@@ -204,10 +201,14 @@ class NASTuner(kt.Tuner):
         fit_kwargs.setdefault("verbose", 0)
         if isinstance(self.hypermodel, SearchSpace):
             validation.check_fit_data(self.hypermodel, fit_args, fit_kwargs)
-        if isinstance(self.oracle, DartsOracle) and (
-            len(self.oracle.architectures) < self.oracle.searches
-        ):
-            self._run_one_shot(fit_args, fit_kwargs)
+        if isinstance(self.oracle, NASOracle):
+            self.oracle.before_search(
+                self,
+                fit_args[0] if fit_args else fit_kwargs.get("x"),
+                fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y"),
+                fit_kwargs.get("validation_data"),
+                fit_kwargs,
+            )
         self.stopped_by_time_limit = False
         if self.time_limit is not None:
             self._deadline = time.monotonic() + self.time_limit
@@ -220,51 +221,6 @@ class NASTuner(kt.Tuner):
             self.on_search_end()
         finally:
             self._deadline = None
-
-    def _run_one_shot(self, fit_args, fit_kwargs):
-        """Runs (or resumes) the DARTS searches; the oracle gets their results.
-
-        The first search keeps its files in the project folder, search `k`
-        (from 2) in its `darts_search_k` subfolder; a finished search is
-        read back from its files, not rerun.
-        """
-        x = fit_args[0] if fit_args else fit_kwargs.get("x")
-        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
-        validation_data = fit_kwargs.get("validation_data")
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise ValueError(
-                "Received an invalid value for `validation_data`: DARTS trains "
-                "the architecture weights on it, so it needs (x_val, y_val). "
-                f"Received: validation_data={type(validation_data).__name__}"
-            )
-        epochs = fit_kwargs.get("epochs", 1)
-        searches = self.oracle.searches
-        architectures = []
-        for k in range(searches):
-            which = f" {k + 1}/{searches} (seed {self.seed + k})" if searches > 1 else ""
-            self.progress.on_search_begin(
-                f"One-shot DARTS search{which} on {self._space_label()}, "
-                f"{epochs} epochs"
-            )
-            folder = self.project_dir
-            if k:
-                folder = os.path.join(folder, f"darts_search_{k + 1}")
-                os.makedirs(folder, exist_ok=True)
-            run = OneShotRun(
-                self.hypermodel,
-                folder,
-                seed=self.seed + k,
-                search_options=self.oracle.search_options,
-                distribution_strategy=self.distribution_strategy,
-                on_epoch=self.progress.on_one_shot_epoch,
-            )
-            architectures.append(run.run(
-                x, y, validation_data[0], validation_data[1],
-                epochs=epochs,
-                batch_size=fit_kwargs.get("batch_size") or 32,
-            ))
-        self.oracle.architectures = architectures
-        self.oracle.save()
 
     def pre_create_trial(self):
         if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -494,7 +450,7 @@ class NASTuner(kt.Tuner):
 
     def _search_settings(self):
         strategy = type(self.oracle).__name__
-        for name, cls in {**STRATEGIES, "darts": DartsOracle}.items():
+        for name, cls in STRATEGIES.items():
             if type(self.oracle) is cls:
                 strategy = name
         space = self.hypermodel
@@ -517,24 +473,6 @@ class NASTuner(kt.Tuner):
             return
         with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
             json.dump(self._search_settings(), f, indent=2)
-
-
-def _check_one_shot(space, time_limit):
-    """Checks what a DARTS search needs: a NB201Cell or ConvNet space."""
-    from keras_nas.spaces import ConvNet
-    from keras_nas.spaces import NB201Cell
-
-    if not isinstance(space, (NB201Cell, ConvNet)):
-        raise ValueError(
-            "Received an invalid value for `space`: the 'darts' strategy "
-            "searches NB201Cell or ConvNet spaces. Received: "
-            f"space={type(space).__name__}"
-        )
-    if time_limit is not None:
-        raise ValueError(
-            "Received an invalid value for `time_limit`: the 'darts' strategy "
-            f"has no time limit. Received: time_limit={time_limit}"
-        )
 
 
 def _trailing_failures(oracle):
