@@ -21,6 +21,22 @@ TASKS = ("auto", "multiclass", "binary", "regression")
 _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
 
 
+class StrategyOption(click.Option):
+    """`--strategy`, whose help lists `keras_nas.oracles.STRATEGIES`.
+
+    The registry is read only when the help is shown, since importing
+    keras_nas imports TensorFlow.
+    """
+
+    def get_help_record(self, ctx):
+        names = sorted(import_keras_nas().oracles.STRATEGIES)
+        self.help = (
+            f"Search strategy: {', '.join(names)}. Its options go in a "
+            "--config file's strategy mapping."
+        )
+        return super().get_help_record(ctx)
+
+
 @click.command()
 @click.option("--config", "config_path", default=None, type=click.Path(),
               help=("A .yaml or .json file of these settings (keys as the "
@@ -29,10 +45,8 @@ _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
               help="digits, tfds:NAME[:SPLIT], or a .npz (x, y) / .csv file.")
 @click.option("--space", default="convnet", show_default=True,
               help="Search space: mlp, convnet or nb201.")
-@click.option("--strategy", default="random", show_default=True,
-              help=("Search strategy: random, grid, evolution, genetic, neat, "
-                    "bayesian, dls, reinforce, q_learning, or darts (one-shot, "
-                    "with --space nb201 or convnet)."))
+@click.option("--strategy", cls=StrategyOption, default="random",
+              show_default=True)
 @click.option("--max-trials", default=10, show_default=True, type=int,
               help="Architectures to try.")
 @click.option("--epochs", default=10, show_default=True, type=int,
@@ -80,7 +94,7 @@ def run(ctx, config_path, overwrite, **options):
         raise click.UsageError(str(error)) from None
     space_name, space_options = split_named(settings["space"])
     strategy_name, strategy_options = split_named(settings["strategy"])
-    check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES) + ["darts"])
+    check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES))
     check_choice("--space", space_name, sorted(kn.spaces.SPACES))
     check_choice("--task", settings["task"], TASKS)
     check_choice("--trial-process", settings["trial_process"],
@@ -88,13 +102,6 @@ def run(ctx, config_path, overwrite, **options):
     time_limit = _time_limit(settings["time_limit"])
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
-    if strategy_name == "darts" and (
-        settings["workers"] is not None or time_limit is not None
-    ):
-        raise click.UsageError(
-            "--strategy darts is one search: it takes neither --workers nor "
-            "--time-limit."
-        )
     name = settings["name"] or _default_name(
         settings["dataset"], space_name, strategy_name
     )
@@ -118,16 +125,13 @@ def run(ctx, config_path, overwrite, **options):
         search_space = kn.spaces.get_space(
             space_name, data.input_shape, task=data.task, **space_options
         )
-        if strategy_name == "darts":
-            oracle = kn.darts.DartsOracle(
-                objective=objective, seed=settings["seed"],
-                **strategy_options,
-            )
-        else:
-            oracle = kn.oracles.get_oracle(
-                strategy_name, objective, settings["max_trials"],
-                settings["seed"], **strategy_options,
-            )
+        oracle = kn.oracles.get_oracle(
+            strategy_name, objective, settings["max_trials"],
+            settings["seed"], **strategy_options,
+        )
+        oracle.check_search(
+            search_space, time_limit=time_limit, workers=settings["workers"]
+        )
     except (ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
     if existing and not overwrite:

@@ -203,3 +203,29 @@ def test_cli_refuses_darts_on_an_mlp(tmp_path, npz_dataset):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "NB201Cell or ConvNet" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_darts_is_a_registered_strategy_with_its_options():
+    oracle = kn.oracles.get_oracle("darts", "val_loss", 5, seed=2, order=2,
+                                   searches=2)
+    assert isinstance(oracle, kn.darts.DartsOracle)
+    assert oracle.search_options == {"order": 2} and oracle.searches == 2
+    assert oracle.objective.name == "val_loss" and oracle.seed == 2
+    with pytest.raises(ValueError, match="'darts' strategy: 'orderr'"):
+        kn.oracles.get_oracle("darts", "val_loss", 5, orderr=2)
+
+
+@pytest.mark.parametrize(
+    "option, value, argument",
+    [("--time-limit", "1m", "time_limit"), ("--workers", 2, "workers")],
+)
+def test_cli_refuses_darts_with_a_time_limit_or_workers(
+    tmp_path, npz_images, option, value, argument
+):
+    result = invoke("run", "--dataset", npz_images, "--space", "nb201",
+                    "--strategy", "darts", option, value,
+                    "--directory", tmp_path / "runs")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"`{argument}`" in lines[0], result.output
+    assert not (tmp_path / "runs").exists()

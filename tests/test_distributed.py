@@ -23,6 +23,7 @@ from keras_nas.oracles import STRATEGIES
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import assert_canonical
 from oracle_helpers import declared
+from oracle_helpers import nb201
 from oracle_helpers import score
 from oracle_helpers import small_mlp
 from oracle_helpers import start
@@ -77,7 +78,20 @@ class _Worker(threading.Thread):
             self.error = e
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+# Strategies that run their search in one process (DARTS's one-shot
+# searches) refuse workers; every other one serves them.
+ONE_PROCESS = {"darts"}
+
+
+@pytest.mark.parametrize("strategy", sorted(ONE_PROCESS))
+def test_one_process_strategies_refuse_workers(strategy):
+    oracle = STRATEGIES[strategy](objective=OBJECTIVE, max_trials=MAX_TRIALS)
+    oracle.check_search(nb201())
+    with pytest.raises(ValueError, match=f"`workers`.*workers={WORKERS}"):
+        oracle.check_search(nb201(), workers=WORKERS)
+
+
+@pytest.mark.parametrize("strategy", sorted(set(STRATEGIES) - ONE_PROCESS))
 def test_every_strategy_serves_two_workers_over_grpc(
     strategy, tmp_path, monkeypatch
 ):
@@ -86,6 +100,7 @@ def test_every_strategy_serves_two_workers_over_grpc(
     oracle = STRATEGIES[strategy](
         objective=OBJECTIVE, max_trials=MAX_TRIALS, seed=1
     )
+    oracle.check_search(space, workers=WORKERS)
     start(oracle, declared(space), tmp_path, space=space)
     server, servicer, port = _serve(oracle)
     try:

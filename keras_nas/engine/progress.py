@@ -60,7 +60,7 @@ class SearchProgress:
         )
 
     def on_one_shot_epoch(self, epoch, epochs, logs, description):
-        """Reports one epoch of a one-shot (DARTS) search.
+        """Reports one epoch of a strategy's one-shot search (its supernet).
 
         Args:
             epoch: The 0-based epoch.

@@ -27,9 +27,7 @@ Requirements of subprocess trials:
   small CPU), so this mode suits long searches rather than quick ones.
 """
 
-import dataclasses
 import importlib
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -43,11 +41,9 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from keras_nas import compat
-from keras_nas.engine.checkpoint import BestWeights
-from keras_nas.engine.failures import build_trial_model
-from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import first_line
-from keras_nas.engine.time_limit import StopAtDeadline
+from keras_nas.engine.trial import fit_trial
+from keras_nas.engine.trial import numeric_logs
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
 _JOIN_SECONDS = 30
@@ -92,57 +88,6 @@ class TrialProcessKilledError(TrialProcessError):
         self.signal_number = signal_number
 
 
-@dataclasses.dataclass
-class TrialProcessResult:
-    """What a child process reports about its trial.
-
-    Attributes:
-        history: Per-epoch metrics, a dict of lists of floats such as
-            `{"loss": [...], "val_accuracy": [...]}`; for a `fit` that
-            returns one dict or one value, a single epoch.
-        params: The model's parameter count.
-        best_value: The objective's value at the best epoch, `None` when
-            the logs do not contain it.
-        checkpoint_written: Whether the child wrote `checkpoint_path` (not
-            when `best_value` was given and no epoch beat it).
-        deadline_reached: Whether training stopped at `deadline`.
-    """
-
-    history: dict
-    params: int
-    best_value: float = None
-    checkpoint_written: bool = True
-    deadline_reached: bool = False
-
-    def keras_history(self):
-        """The history as a `keras.callbacks.History`, as `fit` returns it."""
-        history = keras.callbacks.History()
-        history.history = {
-            name: list(values) for name, values in self.history.items()
-        }
-        history.epoch = list(
-            range(max((len(v) for v in self.history.values()), default=0))
-        )
-        return history
-
-    def metrics(self, objective):
-        """The best epoch's metrics plus `params`, as `NASTuner` records them.
-
-        Args:
-            objective: The oracle's `keras_tuner.Objective`.
-
-        Returns:
-            A dict of floats: the metrics of the best epoch by `objective`
-            and `"params"`.
-        """
-        history = self.keras_history()
-        compat.validate_trial_results(
-            history, objective, "HyperModel.fit()"
-        )
-        metrics = compat.convert_to_metrics_dict(history, objective)
-        return {**metrics, "params": float(self.params)}
-
-
 def fit_in_subprocess(
     hypermodel,
     hp,
@@ -160,10 +105,10 @@ def fit_in_subprocess(
 ):
     """Builds and trains one trial's model in a fresh child process.
 
-    In the child: `keras.utils.set_random_seed(seed)`, `hypermodel.build(hp)`,
-    `hypermodel.fit(hp, model, *fit_args, **fit_kwargs)` with the callbacks
-    of `NASTuner` (`StopOnNaN`, `BestWeights`, `StopAtDeadline`), then the
-    best epoch's weights are written to `checkpoint_path` and
+    The child runs `keras_nas.engine.trial.fit_trial`, the trial path
+    `NASTuner` runs in process: it seeds, builds with `hypermodel.build`,
+    fits with the NaN check, the best-epoch checkpoint and the deadline,
+    and writes the best epoch's weights to `checkpoint_path` and
     `model.get_build_config()` as JSON to `build_config_path`.
 
     Args:
@@ -191,8 +136,8 @@ def fit_in_subprocess(
             `True` stops the child's training.
 
     Returns:
-        A `TrialProcessResult`; `result.metrics(objective)` gives what
-        `NASTuner.run_trial` records.
+        A `keras_nas.engine.trial.TrialResult`; `result.metrics(objective)`
+        gives what `NASTuner.run_trial` records.
 
     Raises:
         ValueError: If an input cannot be pickled or the child cannot load
@@ -270,7 +215,7 @@ def fit_in_subprocess(
     if message is None:
         raise _death_error(exitcode)
     if message[0] == "result":
-        return TrialProcessResult(**message[1])
+        return message[1]
     raise _rebuild_error(message[1])
 
 
@@ -478,23 +423,11 @@ def _child_run(connection):
         key: _load(f"fit_kwargs[{key!r}]", blob)
         for key, blob in payload["fit_kwargs"].items()
     }
-    return _fit(connection, hypermodel, hp, fit_args, fit_kwargs, **settings)
-
-
-class _KeepBest(BestWeights):
-    """`BestWeights` that may start from an earlier execution's best value."""
-
-    def __init__(self, objective, filepath, best_value=None):
-        super().__init__(objective, filepath)
-        self.best_value = best_value
-        self.must_beat = best_value is not None
-        self.written = False
-
-    def on_train_end(self, logs=None):
-        if self.must_beat and self.best_weights is None:
-            return
-        super().on_train_end(logs)
-        self.written = True
+    if settings.pop("report_epochs"):
+        fit_kwargs["callbacks"] = [
+            *(fit_kwargs.get("callbacks") or []), _ReportEpochs(connection)
+        ]
+    return fit_trial(hypermodel, hp, fit_args, fit_kwargs, **settings)
 
 
 class _ReportEpochs(keras.callbacks.Callback):
@@ -505,81 +438,6 @@ class _ReportEpochs(keras.callbacks.Callback):
         self.connection = connection
 
     def on_epoch_end(self, epoch, logs=None):
-        self.connection.send(("epoch", epoch, _floats(logs or {})))
+        self.connection.send(("epoch", epoch, numeric_logs(logs or {})))
         if self.connection.recv():
             self.model.stop_training = True
-
-
-def _fit(
-    connection,
-    hypermodel,
-    hp,
-    fit_args,
-    fit_kwargs,
-    seed,
-    objective,
-    checkpoint_path,
-    build_config_path,
-    max_params,
-    deadline,
-    best_value,
-    report_epochs,
-):
-    """Builds and trains as `NASTuner._build_and_fit_model` does."""
-    keras.utils.set_random_seed(seed)
-    model = build_trial_model(hypermodel.build, hp, max_params)
-    params = model.count_params()
-    checkpoint = _KeepBest(objective, checkpoint_path, best_value)
-    callbacks = list(fit_kwargs.pop("callbacks", None) or [])
-    if report_epochs:
-        callbacks.append(_ReportEpochs(connection))
-    callbacks += [StopOnNaN(), checkpoint]
-    stop_at_deadline = None
-    if deadline is not None:
-        stop_at_deadline = StopAtDeadline(deadline)
-        callbacks.append(stop_at_deadline)
-    history = hypermodel.fit(
-        hp, model, *fit_args, callbacks=callbacks, **fit_kwargs
-    )
-    compat.validate_trial_results(history, objective, "HyperModel.fit()")
-    with open(build_config_path, "w") as f:
-        json.dump(model.get_build_config(), f)
-    best = checkpoint.best_value
-    return {
-        "history": _history_dict(history, objective),
-        "params": int(params),
-        "best_value": None if best is None else float(best),
-        "checkpoint_written": checkpoint.written,
-        "deadline_reached": bool(stop_at_deadline and stop_at_deadline.reached),
-    }
-
-
-def _history_dict(history, objective):
-    """Per-epoch metrics as plain lists of floats."""
-    if isinstance(history, keras.callbacks.History):
-        return {
-            name: [float(v) for v in values]
-            for name, values in history.history.items()
-            if _all_numbers(values)
-        }
-    if isinstance(history, dict):
-        return {name: [float(v)] for name, v in _floats(history).items()}
-    return {objective.name: [float(history)]}
-
-
-def _floats(logs):
-    out = {}
-    for name, value in logs.items():
-        try:
-            out[name] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def _all_numbers(values):
-    try:
-        [float(v) for v in values]
-    except (TypeError, ValueError):
-        return False
-    return True

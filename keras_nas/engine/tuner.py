@@ -7,20 +7,14 @@ import time
 import traceback
 import zlib
 
-import keras
 import keras_tuner as kt
 import tensorflow as tf
 
 from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print)
-from keras_nas.engine import trial_process as trial_process_module
 from keras_nas import compat
 from keras_nas import tasks
 from keras_nas import validation
-from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.darts.one_shot import OneShotRun
-from keras_nas.darts.oracle import DartsOracle
-from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
@@ -38,9 +32,10 @@ from keras_nas.results import task_columns
 from keras_nas.runs import SEARCH_FILE
 from keras_nas.runs import export_trial
 from keras_nas.spaces.base import SearchSpace
-from keras_nas.engine.time_limit import StopAtDeadline
 from keras_nas.engine.time_limit import TimeLimitReached
 from keras_nas.engine.time_limit import parse_duration
+from keras_nas.engine.trial import fit_trial
+from keras_nas.engine.trial_process import fit_in_subprocess
 
 _STATUS = kt.engine.trial.TrialStatus
 TRIAL_PROCESSES = ("in_process", "subprocess")
@@ -65,10 +60,11 @@ class NASTuner(kt.Tuner):
         space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
             or a function `build(hp)` returning a compiled Keras model.
         strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`), or
-            `"darts"` for a one-shot DARTS search (`NB201Cell` or `ConvNet`
-            spaces; see `keras_nas.darts`), or a `keras_tuner.Oracle`
-            instance, whose own objective and budget then apply (a
-            `keras_nas.darts.DartsOracle` carries DARTS's options).
+            a `keras_tuner.Oracle` instance, which carries its own options,
+            objective and budget. A keras-nas strategy may refuse a space or
+            a time limit it cannot search (`NASOracle.check_search`) and
+            may work on the data before the first trial
+            (`NASOracle.before_search`).
         objective: Metric to optimise, or a `keras_tuner.Objective`. For a
             keras-nas space it must be one the space's task reports (see
             `keras_nas.tasks.Task.objective_names`), and defaults to the
@@ -159,13 +155,11 @@ class NASTuner(kt.Tuner):
             objective = _task_objective(space.task, objective)
         elif objective is None:
             objective = "val_accuracy"
-        if strategy == "darts":
-            strategy = DartsOracle(objective=objective, seed=seed)
         oracle = get_oracle(strategy, objective, max_trials, seed)
         if isinstance(space, SearchSpace):
             _task_objective(space.task, oracle.objective)
-        if isinstance(oracle, DartsOracle):
-            _check_one_shot(space, self.time_limit)
+        if isinstance(oracle, NASOracle):
+            oracle.check_search(space, time_limit=self.time_limit)
         # The limit is applied here, after each trial is saved; KerasTuner's
         # own check raises inside `end_trial`, before the state is written.
         oracle.max_consecutive_failed_trials = None
@@ -224,10 +218,14 @@ class NASTuner(kt.Tuner):
         fit_kwargs.setdefault("verbose", 0)
         if isinstance(self.hypermodel, SearchSpace):
             fit_args, fit_kwargs = self._prepare_data(fit_args, fit_kwargs)
-        if isinstance(self.oracle, DartsOracle) and (
-            len(self.oracle.architectures) < self.oracle.searches
-        ):
-            self._run_one_shot(fit_args, fit_kwargs)
+        if isinstance(self.oracle, NASOracle):
+            self.oracle.before_search(
+                self,
+                fit_args[0] if fit_args else fit_kwargs.get("x"),
+                fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y"),
+                fit_kwargs.get("validation_data"),
+                fit_kwargs,
+            )
         self.stopped_by_time_limit = False
         if self.time_limit is not None:
             self._deadline = time.monotonic() + self.time_limit
@@ -281,51 +279,6 @@ class NASTuner(kt.Tuner):
             )
         self._write_search_file()
         return fit_args, fit_kwargs
-
-    def _run_one_shot(self, fit_args, fit_kwargs):
-        """Runs (or resumes) the DARTS searches; the oracle gets their results.
-
-        The first search keeps its files in the project folder, search `k`
-        (from 2) in its `darts_search_k` subfolder; a finished search is
-        read back from its files, not rerun.
-        """
-        x = fit_args[0] if fit_args else fit_kwargs.get("x")
-        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
-        validation_data = fit_kwargs.get("validation_data")
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise ValueError(
-                "Received an invalid value for `validation_data`: DARTS trains "
-                "the architecture weights on it, so it needs (x_val, y_val). "
-                f"Received: validation_data={type(validation_data).__name__}"
-            )
-        epochs = fit_kwargs.get("epochs", 1)
-        searches = self.oracle.searches
-        architectures = []
-        for k in range(searches):
-            which = f" {k + 1}/{searches} (seed {self.seed + k})" if searches > 1 else ""
-            self.progress.on_search_begin(
-                f"One-shot DARTS search{which} on {self._space_label()}, "
-                f"{epochs} epochs"
-            )
-            folder = self.project_dir
-            if k:
-                folder = os.path.join(folder, f"darts_search_{k + 1}")
-                os.makedirs(folder, exist_ok=True)
-            run = OneShotRun(
-                self.hypermodel,
-                folder,
-                seed=self.seed + k,
-                search_options=self.oracle.search_options,
-                distribution_strategy=self.distribution_strategy,
-                on_epoch=self.progress.on_one_shot_epoch,
-            )
-            architectures.append(run.run(
-                x, y, validation_data[0], validation_data[1],
-                epochs=epochs,
-                batch_size=fit_kwargs.get("batch_size") or 32,
-            ))
-        self.oracle.architectures = architectures
-        self.oracle.save()
 
     def pre_create_trial(self):
         if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -392,87 +345,57 @@ class NASTuner(kt.Tuner):
             trial.message = f"{failure_reason(error)}\n\n{traceback.format_exc()}"
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
-        """Trains the trial's architecture; returns the best epoch's metrics.
+        """Trains the trial's architecture; returns each execution's metrics.
 
+        Each execution runs `keras_nas.engine.trial.fit_trial`, in this
+        process or, with `trial_process="subprocess"`, in a child process
+        (`keras_nas.engine.trial_process`); an execution overwrites the
+        trial's checkpoint only when it beats the earlier ones' best epoch.
         The gradient functions TensorFlow registers for the trial's traced
         train step are released at the end, so that trials do not
         accumulate their training graphs in memory.
         """
-        with release_custom_gradients():
-            if self.trial_process == "subprocess":
-                return self._run_trial_in_subprocess(trial, fit_args, fit_kwargs)
-            return self._run_trial_in_process(trial, fit_args, fit_kwargs)
-
-    def _run_trial_in_process(self, trial, fit_args, fit_kwargs):
-        checkpoint = BestWeights(
-            self.oracle.objective, self._get_checkpoint_fname(trial.trial_id)
-        )
-        user_callbacks = fit_kwargs.pop("callbacks", [])
-        results = []
-        for execution in range(self.executions_per_trial):
-            callbacks = self._deepcopy_callbacks(user_callbacks)
-            self._configure_tensorboard_dir(callbacks, trial, execution)
-            callbacks.append(compat.tuner_callback(self, trial))
-            callbacks.append(StopOnNaN())
-            callbacks.append(checkpoint)
-            deadline = None
-            if self._deadline is not None:
-                deadline = StopAtDeadline(self._deadline)
-                callbacks.append(deadline)
-            results.append(
-                self._build_and_fit_model(
-                    trial, *fit_args, callbacks=callbacks, **fit_kwargs
-                )
-            )
-            if deadline is not None and deadline.reached:
-                raise TimeLimitReached()
-        return results
-
-    def _run_trial_in_subprocess(self, trial, fit_args, fit_kwargs):
-        """Trains each execution in a child process (`keras_nas.engine.trial_process`).
-
-        The child adds its own NaN check, best-epoch checkpoint and deadline.
-        """
         user_callbacks = fit_kwargs.pop("callbacks", [])
         results, best_value = [], None
-        for execution in range(self.executions_per_trial):
-            callbacks = self._deepcopy_callbacks(user_callbacks)
-            self._configure_tensorboard_dir(callbacks, trial, execution)
-            result = trial_process_module.fit_in_subprocess(
-                self.hypermodel,
-                trial.hyperparameters,
-                fit_args,
-                {**fit_kwargs, "callbacks": callbacks},
-                seed=self._trial_seed(trial.trial_id),
-                objective=self.oracle.objective,
-                checkpoint_path=self._get_checkpoint_fname(trial.trial_id),
-                build_config_path=self._get_build_config_fname(trial.trial_id),
-                max_params=self.max_model_size,
-                deadline=self._deadline,
-                best_value=best_value,
-            )
-            if result.checkpoint_written:
-                best_value = result.best_value
-            results.append(result.metrics(self.oracle.objective))
-            if result.deadline_reached:
-                raise TimeLimitReached()
+        with release_custom_gradients():
+            for execution in range(self.executions_per_trial):
+                callbacks = self._deepcopy_callbacks(user_callbacks)
+                self._configure_tensorboard_dir(callbacks, trial, execution)
+                settings = {
+                    "seed": self._trial_seed(trial.trial_id),
+                    "objective": self.oracle.objective,
+                    "checkpoint_path": self._get_checkpoint_fname(trial.trial_id),
+                    "build_config_path": self._get_build_config_fname(
+                        trial.trial_id
+                    ),
+                    "max_params": self.max_model_size,
+                    "deadline": self._deadline,
+                    "best_value": best_value,
+                }
+                if self.trial_process == "subprocess":
+                    result = fit_in_subprocess(
+                        self.hypermodel,
+                        trial.hyperparameters,
+                        fit_args,
+                        {**fit_kwargs, "callbacks": callbacks},
+                        **settings,
+                    )
+                else:
+                    callbacks.append(compat.tuner_callback(self, trial))
+                    result = fit_trial(
+                        self.hypermodel,
+                        trial.hyperparameters,
+                        fit_args,
+                        {**fit_kwargs, "callbacks": callbacks},
+                        build=self._build_hypermodel,
+                        **settings,
+                    )
+                if result.checkpoint_written:
+                    best_value = result.best_value
+                results.append(result.metrics(self.oracle.objective))
+                if result.deadline_reached:
+                    raise TimeLimitReached()
         return results
-
-    def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
-        hp = trial.hyperparameters
-        keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
-        model = self._try_build(hp)
-        params = model.count_params()
-        history = self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
-        compat.validate_trial_results(
-            history, self.oracle.objective, "HyperModel.fit()"
-        )
-        metrics = compat.convert_to_metrics_dict(
-            history, self.oracle.objective
-        )
-        with open(self._get_build_config_fname(trial.trial_id), "w") as f:
-            json.dump(model.get_build_config(), f)
-        return {**metrics, "params": float(params)}
 
     def _try_build(self, hp):
         """Builds a trial's model after clearing Keras's global state.
@@ -600,7 +523,7 @@ class NASTuner(kt.Tuner):
 
     def _search_settings(self):
         strategy = type(self.oracle).__name__
-        for name, cls in {**STRATEGIES, "darts": DartsOracle}.items():
+        for name, cls in STRATEGIES.items():
             if type(self.oracle) is cls:
                 strategy = name
         space = self.hypermodel
@@ -623,24 +546,6 @@ class NASTuner(kt.Tuner):
             return
         with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
             json.dump(self._search_settings(), f, indent=2)
-
-
-def _check_one_shot(space, time_limit):
-    """Checks what a DARTS search needs: a NB201Cell or ConvNet space."""
-    from keras_nas.spaces import ConvNet
-    from keras_nas.spaces import NB201Cell
-
-    if not isinstance(space, (NB201Cell, ConvNet)):
-        raise ValueError(
-            "Received an invalid value for `space`: the 'darts' strategy "
-            "searches NB201Cell or ConvNet spaces. Received: "
-            f"space={type(space).__name__}"
-        )
-    if time_limit is not None:
-        raise ValueError(
-            "Received an invalid value for `time_limit`: the 'darts' strategy "
-            f"has no time limit. Received: time_limit={time_limit}"
-        )
 
 
 def _with_task(space, task):

@@ -1,5 +1,6 @@
 """`NASOracle`: what every keras-nas strategy shares."""
 
+import inspect
 import math
 import os
 
@@ -80,6 +81,67 @@ class NASOracle(kt.Oracle):
         """Gives the oracle the space's `RepeatedStructure` (or `None`)."""
         self.structure = structure
         self._encoding = None
+
+    @classmethod
+    def option_names(cls):
+        """The constructor arguments the strategy takes by name, a set.
+
+        `keras_nas.oracles.get_oracle` accepts them (less `objective`,
+        `max_trials` and `seed`, which it passes itself) as a named
+        strategy's options. By default they are the named arguments of
+        `__init__` along the class's bases, KerasTuner's included; a
+        strategy that takes more through `**kwargs` adds them.
+        """
+        named = (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        )
+        names = set()
+        for klass in cls.__mro__:
+            if klass is object or "__init__" not in vars(klass):
+                continue
+            parameters = inspect.signature(klass.__init__).parameters.values()
+            names.update(p.name for p in parameters if p.kind in named)
+        return names - {"self"}
+
+    def check_search(self, space, time_limit=None, workers=None):
+        """Refuses a search the strategy cannot run (every search here).
+
+        `NASTuner` calls it when it is created, and `keras-nas run` before
+        it starts any process, so that a search the strategy cannot run
+        fails at once, with a message naming the argument.
+
+        Args:
+            space: The search space: a `keras_tuner.HyperModel` (a
+                keras-nas `SearchSpace` or a user's) or a build function.
+            time_limit: The search's time limit in seconds, or `None`.
+            workers: How many KerasTuner workers share the search
+                (`keras-nas run --workers`), or `None` when it runs in one
+                process (`NASTuner` itself passes `None`).
+
+        Raises:
+            ValueError: If the strategy cannot search `space` or cannot
+                run under `time_limit` or `workers`.
+        """
+
+    def before_search(self, tuner, x, y, validation_data, fit_kwargs):
+        """Runs before the search's first trial is created (nothing here).
+
+        `NASTuner.search` calls it on every search, a resumed one too, in
+        the process that holds the oracle (not on distributed workers),
+        after checking the data and before the time limit starts. A
+        strategy that learns from the data before proposing trials (a
+        one-shot search) does it here, and saves what it needs to resume.
+
+        Args:
+            tuner: The `NASTuner`: its `hypermodel`, `project_dir`, `seed`,
+                `distribution_strategy` and `progress`.
+            x: The training inputs given to `search`.
+            y: The training labels given to `search`, or `None`.
+            validation_data: `search`'s `validation_data`, or `None`.
+            fit_kwargs: The keyword arguments of `search` (`epochs`,
+                `batch_size`, ...), as `model.fit` receives them.
+        """
 
     def propose(self, trial_id):
         """Returns the values of a new architecture, or `None` if none is left.

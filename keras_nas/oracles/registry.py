@@ -1,10 +1,9 @@
 """Strategies by name, for `NASTuner(strategy=...)` and the CLI."""
 
-import inspect
-
 import keras_tuner as kt
 
 from keras_nas import validation
+from keras_nas.darts.oracle import DartsOracle
 from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
@@ -25,6 +24,7 @@ STRATEGIES = {
     "reinforce": ReinforceOracle,
     "q_learning": QLearningOracle,
     "bayesian": BayesianOracle,
+    "darts": DartsOracle,
 }
 
 
@@ -39,7 +39,8 @@ def get_oracle(strategy, objective, max_trials, seed=None, **options):
         max_trials: The trial budget for a named strategy.
         seed: The seed for a named strategy.
         **options: Further constructor arguments of a named strategy (such
-            as `population_size` for `"evolution"`).
+            as `population_size` for `"evolution"`, `order` for `"darts"`;
+            see `NASOracle.option_names`).
 
     Returns:
         A `keras_tuner.Oracle`.
@@ -62,20 +63,9 @@ def get_oracle(strategy, objective, max_trials, seed=None, **options):
             f"Received: strategy={strategy!r}"
         )
     cls = STRATEGIES[strategy]
-    known = _arguments(cls) - {"objective", "max_trials", "seed"}
+    known = cls.option_names() - {"objective", "max_trials", "seed"}
     validation.check_known_arguments(
         f"the {strategy!r} strategy", options, sorted(known)
     )
     return cls(objective=objective, max_trials=max_trials, seed=seed, **options)
 
-
-def _arguments(cls):
-    """The named constructor arguments of an oracle class and its bases."""
-    names = set()
-    for klass in cls.__mro__:
-        if klass is object or "__init__" not in vars(klass):
-            continue
-        for parameter in inspect.signature(klass.__init__).parameters.values():
-            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
-                names.add(parameter.name)
-    return names - {"self"}
