@@ -80,8 +80,8 @@ class DartsOracle(NASOracle):
         if not (isinstance(space, SearchSpace) and space.has_supernet()):
             raise ValueError(
                 "Received an invalid value for `space`: the 'darts' strategy "
-                "searches spaces with a supernet (NB201Cell, ConvNet, or one "
-                "implementing SearchSpace.supernet). Received: "
+                "searches spaces with a supernet: NB201Cell or ConvNet, or a "
+                "space implementing SearchSpace.supernet. Received: "
                 f"space={type(space).__name__}"
             )
         if time_limit is not None:
