@@ -406,6 +406,9 @@ def test_optuna_tpe_honours_conditions_and_reloads(tmp_path):
     second = oracle()
     second.reload()
     assert len(second.study.trials) == 3  # rebuilt from the finished trials
+    # ... in the order they started, whatever order the files are listed in.
+    rebuilt = [trial.params for trial in second.study.trials]
+    assert rebuilt == [{k: v[k] for k in params} for v, params in zip(before, rebuilt)]
     after = drive(second, 10)
     keys = [json.dumps(v, sort_keys=True) for v in before + after]
     assert len(keys) == 6 == len(set(keys))
