@@ -16,8 +16,8 @@ from keras_nas_cli.main import app
 
 from keras_nas import bench
 from keras_nas.bench.optuna_tpe import optuna_distribution
-from keras_nas.bench.runner import THREAD_VARIABLES
-from keras_nas.bench.runner import worker_threads_limited
+from keras_nas.bench.parallel import THREAD_VARIABLES
+from keras_nas.bench.parallel import worker_threads_limited
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES
 from keras_nas.spaces import MLP
@@ -459,11 +459,11 @@ def test_results_dir_resumes_an_interrupted_benchmark(tiny_table, tmp_path, monk
     assert sorted(p.name for p in folder.iterdir()) == ["random-5.json", "random-6.json"]
     (folder / "random-6.json").unlink()  # as if stopped before seed 6 ended
 
-    from keras_nas.bench import runner
+    from keras_nas.bench import parallel
 
     ran = []
-    original = runner._run_task
-    monkeypatch.setattr(runner, "_run_task",
+    original = parallel._run_task
+    monkeypatch.setattr(parallel, "_run_task",
                         lambda task, table=None: ran.append(task[3]) or original(task, table))
     again = bench.run_benchmark(tiny_table, ["random"], budget=3, repeats=2,
                                 seed=5, baselines=False, results_dir=folder)
