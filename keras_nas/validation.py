@@ -22,14 +22,27 @@ def check_positive_int(name, value, allow_none=False):
     """
     if value is None and allow_none:
         return value
+    return _check_int_at_least(name, value, 1, "a positive integer")
+
+
+def check_non_negative_int(name, value):
+    """Checks that `value` is an integer of at least 0; returns it as an int.
+
+    Raises:
+        ValueError: If the value is not a non-negative integer.
+    """
+    return _check_int_at_least(name, value, 0, "a non-negative integer")
+
+
+def _check_int_at_least(name, value, minimum, expected):
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or value < 1
+        or value < minimum
     ):
         raise ValueError(
-            f"Received an invalid value for `{name}`, expected a positive "
-            f"integer. Received: {name}={value!r}"
+            f"Received an invalid value for `{name}`, expected {expected}. "
+            f"Received: {name}={value!r}"
         )
     return int(value)
 

@@ -10,7 +10,6 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.bayesian import default_num_initial_points
 from keras_nas.oracles.bayesian import neighbours
-from keras_nas.oracles.bayesian import normal_scores
 from keras_nas.oracles.gaussian_process import CategoricalGP
 from keras_nas.oracles.gaussian_process import expected_improvement
 from keras_nas.oracles.gaussian_process import one_hot
@@ -124,16 +123,6 @@ def test_expected_improvement_prefers_the_predicted_better_candidate():
     )
     ucb = upper_confidence_bound([0.0, 0.5], [1.0, 0.1], beta=2.0)
     assert ucb.tolist() == pytest.approx([2.0, 0.7])
-
-
-def test_normal_scores_keep_order_and_share_ties():
-    scores = normal_scores([10.0, 0.1, 11.0, 10.0, 99.0])
-    assert scores[4] > scores[2] > scores[0] == scores[3] > scores[1]
-    assert abs(normal_scores([3.0, 1.0, 2.0, 5.0]).mean()) < 1e-12
-    # A far outlier does not squash the rest.
-    assert normal_scores([1.0, 2.0, 3.0, -1e9]).tolist() == pytest.approx(
-        normal_scores([1.0, 2.0, 3.0, 0.0]).tolist()
-    )
 
 
 def test_neighbours_are_one_and_two_decisions_away():

@@ -16,8 +16,8 @@ from keras_nas_cli.main import app
 
 from keras_nas import bench
 from keras_nas.bench.optuna_tpe import optuna_distribution
-from keras_nas.bench.runner import THREAD_VARIABLES
-from keras_nas.bench.runner import worker_threads_limited
+from keras_nas.bench.parallel import THREAD_VARIABLES
+from keras_nas.bench.parallel import worker_threads_limited
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES
 from keras_nas.spaces import MLP
@@ -406,6 +406,9 @@ def test_optuna_tpe_honours_conditions_and_reloads(tmp_path):
     second = oracle()
     second.reload()
     assert len(second.study.trials) == 3  # rebuilt from the finished trials
+    # ... in the order they started, whatever order the files are listed in.
+    rebuilt = [trial.params for trial in second.study.trials]
+    assert rebuilt == [{k: v[k] for k in params} for v, params in zip(before, rebuilt)]
     after = drive(second, 10)
     keys = [json.dumps(v, sort_keys=True) for v in before + after]
     assert len(keys) == 6 == len(set(keys))
@@ -456,11 +459,11 @@ def test_results_dir_resumes_an_interrupted_benchmark(tiny_table, tmp_path, monk
     assert sorted(p.name for p in folder.iterdir()) == ["random-5.json", "random-6.json"]
     (folder / "random-6.json").unlink()  # as if stopped before seed 6 ended
 
-    from keras_nas.bench import runner
+    from keras_nas.bench import parallel
 
     ran = []
-    original = runner._run_task
-    monkeypatch.setattr(runner, "_run_task",
+    original = parallel._run_task
+    monkeypatch.setattr(parallel, "_run_task",
                         lambda task, table=None: ran.append(task[3]) or original(task, table))
     again = bench.run_benchmark(tiny_table, ["random"], budget=3, repeats=2,
                                 seed=5, baselines=False, results_dir=folder)

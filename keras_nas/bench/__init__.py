@@ -18,6 +18,9 @@ from keras_nas.bench.baselines import kerastuner_seed
 from keras_nas.bench.baselines import make_oracle
 from keras_nas.bench.baselines import oracle_factory
 from keras_nas.bench.baselines import strategy_names
+from keras_nas.bench.comparison import default_metrics
+from keras_nas.bench.comparison import run_benchmark
+from keras_nas.bench.driver import run_oracle
 from keras_nas.bench.optuna_tpe import OptunaTPEOracle
 from keras_nas.bench.report import format_comparison
 from keras_nas.bench.report import from_dict
@@ -29,8 +32,5 @@ from keras_nas.bench.results import BenchmarkResult
 from keras_nas.bench.results import RunResult
 from keras_nas.bench.results import StrategyResult
 from keras_nas.bench.results import pick_curve
-from keras_nas.bench.runner import default_metrics
-from keras_nas.bench.runner import run_benchmark
-from keras_nas.bench.runner import run_oracle
 from keras_nas.bench.table import ArchitectureNotInTable
 from keras_nas.bench.table import Table

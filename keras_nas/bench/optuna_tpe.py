@@ -12,9 +12,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
-from keras_nas.encoding import ArchitectureEncoding
-
-_EXHAUSTIVE_LIMIT = 200_000
+from keras_nas.oracles.base import NASOracle
 
 
 def _import_optuna():
@@ -84,7 +82,7 @@ def optuna_distribution(hp):
     )
 
 
-class OptunaTPEOracle(kt.Oracle):
+class OptunaTPEOracle(NASOracle):
     """Optuna's Tree-structured Parzen Estimator, as a KerasTuner oracle.
 
     Each trial asks Optuna for the active decisions of the space in order,
@@ -98,9 +96,11 @@ class OptunaTPEOracle(kt.Oracle):
     architecture is drawn at random (and told to Optuna like any other). When
     none is left, the search stops.
 
-    A reloaded search rebuilds Optuna's study from the finished trials; the
-    sampler's own random state is not saved, so it does not continue the
-    exact same sequence.
+    Seeding, the random generator behind those draws, the last-resort pick
+    among untried architectures and the crash-safe saving are `NASOracle`'s.
+    A reloaded search rebuilds Optuna's study from the finished trials, in
+    the order they started; the sampler's own random state is not saved, so
+    it does not continue the exact same sequence.
 
     Args:
         objective: Name of the metric to optimise, or a
@@ -130,7 +130,6 @@ class OptunaTPEOracle(kt.Oracle):
         **kwargs,
     ):
         self._optuna = _import_optuna()
-        validation.check_positive_int("max_trials", max_trials)
         super().__init__(
             objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
@@ -139,16 +138,12 @@ class OptunaTPEOracle(kt.Oracle):
                 "Received an invalid value for `objective`, expected a single "
                 f"objective. Received: objective={objective!r}"
             )
-        if seed is not None:
-            # KerasTuner reads `seed or random.randint(...)`, dropping seed=0.
-            self.seed = self._seed_state = seed
         self.n_startup_trials = validation.check_positive_int(
             "n_startup_trials", n_startup_trials
         )
         self.max_collisions = validation.check_positive_int(
             "max_collisions", max_collisions
         )
-        self.rng = np.random.default_rng(self.seed)
         self._study = None
         self._asked = {}
 
@@ -171,24 +166,22 @@ class OptunaTPEOracle(kt.Oracle):
                     self._add_finished(trial.hyperparameters.values, trial.score)
         return self._study
 
-    def populate_space(self, trial_id):
+    def propose(self, trial_id):
         study = self.study
         for _ in range(self.max_collisions):
             asked = study.ask()
             values = self._suggest(asked)
-            if not self._duplicate(values):
+            if self.is_new(values):
                 self._asked[trial_id] = asked
-                return {"status": kt.engine.trial.TrialStatus.RUNNING,
-                        "values": values}
+                return values
             self._tell(asked, self._known_score(values))
-        values = self._untried_at_random()
+        values = self._random_new_values()
         if values is None:
-            return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+            return None
         study.enqueue_trial(self._params(values))
         asked = study.ask()
         self._asked[trial_id] = asked
-        return {"status": kt.engine.trial.TrialStatus.RUNNING,
-                "values": self._suggest(asked)}
+        return self._suggest(asked)
 
     @kt.synchronized
     def end_trial(self, trial):
@@ -204,15 +197,8 @@ class OptunaTPEOracle(kt.Oracle):
             score = trial.score
         self._tell(asked, score)
 
-    def get_state(self):
-        state = super().get_state()
-        state["rng_state"] = self.rng.bit_generator.state
-        return state
-
     def set_state(self, state):
         super().set_state(state)
-        self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = state["rng_state"]
         self._study = None
         self._asked = {}
 
@@ -277,26 +263,21 @@ class OptunaTPEOracle(kt.Oracle):
                 return trial.score
         return None
 
-    def _untried_at_random(self):
-        """An untried architecture drawn at random, or `None` if none is left."""
+    def _random_new_values(self):
+        """An untried architecture drawn at random, or `None` if none is left.
+
+        Draws each active decision as KerasTuner's random search does
+        (`prob_to_value` of a uniform number), up to `max_collisions` times,
+        then picks among all untried architectures (`untried_at_random`).
+        """
         for _ in range(self.max_collisions):
             values = {}
             for hp in self._active_space(values):
                 if hp.name not in values:
                     values[hp.name] = hp.prob_to_value(float(self.rng.random()))
-            if not self._duplicate(values):
+            if self.is_new(values):
                 return values
-        encoding = ArchitectureEncoding(self.hyperparameters)
-        if not encoding.exact or encoding.count() > _EXHAUSTIVE_LIMIT:
-            return None
-        untried = [
-            values
-            for values in map(encoding.decode, encoding.enumerate())
-            if not self._duplicate(values)
-        ]
-        if not untried:
-            return None
-        return untried[int(self.rng.integers(len(untried)))]
+        return self.untried_at_random()
 
 
 def _suggest_value(asked, hp):

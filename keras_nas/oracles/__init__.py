@@ -1,6 +1,7 @@
 """Search strategies, each a `keras_tuner.Oracle`."""
 
 from keras_nas.oracles import operators
+from keras_nas.oracles import ranking
 from keras_nas.oracles.base import NASOracle
 from keras_nas.oracles.bayesian import BayesianOracle
 from keras_nas.oracles.controller import ControllerOracle

@@ -1,7 +1,5 @@
 """Bayesian optimisation with a Gaussian process on the architecture encoding."""
 
-import statistics
-
 import numpy as np
 
 from keras_nas import validation
@@ -9,6 +7,7 @@ from keras_nas.oracles.base import NASOracle
 from keras_nas.oracles.gaussian_process import CategoricalGP
 from keras_nas.oracles.gaussian_process import expected_improvement
 from keras_nas.oracles.gaussian_process import upper_confidence_bound
+from keras_nas.oracles.ranking import normal_scores
 
 _ACQUISITIONS = ("ei", "ucb")
 _MAX_NEIGHBOURS = 64
@@ -20,31 +19,6 @@ _FIT_STEPS = 50
 def default_num_initial_points(max_trials):
     """10 random architectures, or a fifth of the budget (at least 2)."""
     return min(10, max(2, max_trials // 5))
-
-
-def normal_scores(values):
-    """Maps values to standard normal quantiles of their ranks.
-
-    Ties share the mean of their ranks. The result keeps the order of the
-    values but not their spread, so a few diverged trials (accuracy at
-    chance, a huge loss) do not squash the differences among good ones.
-
-    Args:
-        values: A sequence of floats.
-
-    Returns:
-        A float array of the same length.
-    """
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n, dtype=float)
-    for value in np.unique(values):
-        tied = values == value
-        ranks[tied] = ranks[tied].mean()
-    normal = statistics.NormalDist()
-    return np.array([normal.inv_cdf((r + 0.5) / n) for r in ranks])
 
 
 class BayesianOracle(NASOracle):

@@ -9,6 +9,7 @@ from keras_nas.encoding import INACTIVE
 from keras_nas.oracles import operators
 from keras_nas.oracles.controller import ControllerOracle
 from keras_nas.oracles.controller import controller_scope
+from keras_nas.oracles.ranking import quantile_ranks
 
 _BATCH_SIZE = 100
 _MUTATION_ATTEMPTS = 20
@@ -17,24 +18,6 @@ _MUTATION_ATTEMPTS = 20
 def default_num_initial_points(max_trials):
     """20 random architectures, or a fifth of the budget (at least 5)."""
     return min(20, max(5, max_trials // 5))
-
-
-def quantile_ranks(values):
-    """Ranks of `values` scaled to [0, 1], ties sharing their mean rank.
-
-    Args:
-        values: A sequence of numbers.
-
-    Returns:
-        A float array: 0 for the smallest value, 1 for the largest, 0.5
-        everywhere for a single value.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2:
-        return np.full(len(values), 0.5)
-    below = np.sum(values[None, :] < values[:, None], axis=1)
-    ties = np.sum(values[None, :] == values[:, None], axis=1) - 1
-    return (below + 0.5 * ties) / (len(values) - 1)
 
 
 class NAOController:

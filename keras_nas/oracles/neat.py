@@ -5,6 +5,7 @@ import numpy as np
 from keras_nas import validation
 from keras_nas.oracles import operators
 from keras_nas.oracles.population import PopulationOracle
+from keras_nas.oracles.ranking import ordinal_ranks
 
 MUTATIONS = {
     "insert_unit": operators.insert_unit,
@@ -193,7 +194,7 @@ class NEATOracle(PopulationOracle):
     def _shared_fitness(self):
         """Rank in the population (1 = worst) over the species' size."""
         members = self.members
-        ranks = np.argsort(np.argsort([self.fitness(t) for t in members])) + 1
+        ranks = ordinal_ranks([self.fitness(t) for t in members])
         rank_of = dict(zip(members, ranks / len(members)))
         return {
             t: rank_of[t] / len(s["members"])

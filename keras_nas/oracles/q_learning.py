@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_nas import validation
 from keras_nas.oracles.base import NASOracle
+from keras_nas.oracles.ranking import quantile_ranks
 
 _ATTEMPTS = 50
 
@@ -167,7 +168,7 @@ class QLearningOracle(NASOracle):
     def on_result(self, trial_id):
         self.memory.append(trial_id)
         fitnesses = np.array([self.fitness(t) for t in self.memory])
-        rewards = _percentiles(fitnesses)
+        rewards = quantile_ranks(fitnesses)
         for index in self.rng.integers(len(self.memory), size=self.replay_size):
             self._update(self._trajectory(self.memory[index]), rewards[index])
 
@@ -240,7 +241,7 @@ class QLearningOracle(NASOracle):
 
     def _known_results(self):
         """Maps the key of each finished architecture to (trial, reward)."""
-        rewards = _percentiles(np.array([self.fitness(t) for t in self.memory]))
+        rewards = quantile_ranks(np.array([self.fitness(t) for t in self.memory]))
         return {
             self.encoding.key(self.vector(t)): (t, r)
             for t, r in zip(self.memory, rewards)
@@ -268,16 +269,6 @@ class QLearningOracle(NASOracle):
         self.q_table = {key: list(row) for key, row in state["q_table"].items()}
         self.memory = list(state["memory"])
         self._trajectories = (None, {})
-
-
-def _percentiles(values):
-    """Each value's percentile in [0, 1] among `values`, ties shared."""
-    n = len(values)
-    if n == 1:
-        return np.array([0.5])
-    below = np.searchsorted(np.sort(values), values, side="left")
-    equal = np.searchsorted(np.sort(values), values, side="right") - below
-    return (below + (equal - 1) / 2.0) / (n - 1)
 
 
 def _check_schedule(schedule):

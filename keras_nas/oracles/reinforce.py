@@ -8,6 +8,7 @@ from keras_nas import validation
 from keras_nas.encoding import INACTIVE
 from keras_nas.oracles.controller import ControllerOracle
 from keras_nas.oracles.controller import controller_scope
+from keras_nas.oracles.ranking import quantile_rank
 
 _INIT_SCALE = 0.08
 
@@ -328,13 +329,7 @@ class ReinforceOracle(ControllerOracle):
 
     def reward(self, fitness):
         """The rank-normalised reward of a fitness among earlier results."""
-        if not self.rewarded:
-            return 0.5
-        earlier = np.asarray(self.rewarded)
-        return float(
-            (np.sum(earlier < fitness) + 0.5 * np.sum(earlier == fitness))
-            / len(earlier)
-        )
+        return quantile_rank(fitness, self.rewarded)
 
     def on_result(self, trial_id):
         fitness = float(self.fitness(trial_id))

@@ -1,0 +1,242 @@
+"""Compares strategies on a `Table` over many seeds: `run_benchmark`."""
+
+import shutil
+import tempfile
+import time
+
+from keras_nas import validation
+from keras_nas.bench import baselines as baselines_module
+from keras_nas.bench.driver import MISSING_POLICIES
+from keras_nas.bench.driver import resolve_factory
+from keras_nas.bench.parallel import run_tasks
+from keras_nas.bench.results import BenchmarkResult
+from keras_nas.bench.results import StrategyResult
+from keras_nas.bench.results import check_direction
+from keras_nas.bench.results import infer_direction
+from keras_nas.bench.saved_runs import SavedRuns
+from keras_nas.bench.table import Table
+
+SEARCH_METRICS = ("val_acc", "val_accuracy", "valid_acc", "valid_accuracy",
+                  "validation_accuracy")
+"""Default search metrics, in order of preference."""
+
+REPORT_METRICS = ("test_acc", "test_accuracy")
+"""Default report metrics, in order of preference."""
+
+
+def default_metrics(table, search_metric=None, report_metric=None):
+    """Resolves the search and report metrics of a table.
+
+    The search metric defaults to the validation accuracy (`val_acc`, or a
+    name of `SEARCH_METRICS`; the only metric of a one-metric table), the
+    report metric to the test accuracy (`test_acc` or `test_accuracy`; else
+    the search metric): the NAS-Bench-201 protocol searches on validation
+    accuracy and reports the test accuracy of the pick.
+
+    Args:
+        table: A `Table`.
+        search_metric: A metric name, or `None` for the default.
+        report_metric: A metric name, or `None` for the default.
+
+    Returns:
+        A tuple `(search_metric, report_metric)`.
+
+    Raises:
+        ValueError: If a metric is unknown, or there is no default.
+    """
+    names = table.metric_names
+    if search_metric is None:
+        found = [name for name in SEARCH_METRICS if name in names]
+        if found:
+            search_metric = found[0]
+        elif len(names) == 1:
+            search_metric = names[0]
+        else:
+            raise ValueError(
+                "Received no value for `search_metric`, and the table has no "
+                f"validation accuracy ({', '.join(SEARCH_METRICS)}): pass one "
+                f"of {list(names)}."
+            )
+    table.check_metric(search_metric, "search_metric")
+    if report_metric is None:
+        found = [name for name in REPORT_METRICS if name in names]
+        report_metric = found[0] if found else search_metric
+    table.check_metric(report_metric, "report_metric")
+    return search_metric, report_metric
+
+
+def _strategy_factories(table, strategies, baselines):
+    """Returns `{label: factory}` for names or a `{label: factory}` dict."""
+    if isinstance(strategies, dict):
+        factories = dict(strategies)
+        for label, factory in factories.items():
+            if isinstance(factory, str):
+                factories[label] = resolve_factory(table, factory)[1]
+        if baselines:
+            for name in baselines_module.comparison_baselines():
+                factories.setdefault(
+                    name,
+                    baselines_module.oracle_factory(name, table.hyperparameters),
+                )
+        return factories
+    names = baselines_module.comparison_strategies(strategies, baselines)
+    return {
+        name: baselines_module.oracle_factory(name, table.hyperparameters)
+        for name in names
+    }
+
+
+def run_benchmark(
+    table,
+    strategies=("random",),
+    budget=100,
+    repeats=10,
+    seed=0,
+    search_metric=None,
+    report_metric=None,
+    search_direction=None,
+    report_direction=None,
+    baselines=True,
+    missing="error",
+    jobs=1,
+    progress=None,
+    command=None,
+    results_dir=None,
+):
+    """Compares strategies on a table over several seeds.
+
+    Each strategy runs `repeats` times, with seeds `seed`, `seed + 1`, ...
+    Unless `baselines=False`, the comparison also holds our `random` search,
+    KerasTuner's `kt_random` and `kt_bayesian`, and `optuna_tpe` when Optuna
+    is installed, all from the same call.
+
+    Args:
+        table: A `Table`, or the path of a CSV file for `Table.from_csv`.
+        strategies: Strategy names, or a dict from label to a strategy name
+            or a picklable `(objective, max_trials, seed) -> Oracle` callable.
+        budget: Queries per run.
+        repeats: Seeds per strategy.
+        seed: The first seed.
+        search_metric: The metric searched on (default: `val_acc`).
+        report_metric: The metric reported for the pick (default:
+            `test_acc`, else the search metric).
+        search_direction: `"max"` or `"min"`, inferred from the name if
+            `None`.
+        report_direction: `"max"` or `"min"`, inferred from the name if
+            `None`; gives the sign of the regret.
+        baselines: Whether to add the baselines.
+        missing: `"error"` or `"fail"`: see `run_oracle`.
+        jobs: Processes running seeds in parallel (`1`: in this process).
+            With more, factories must be picklable (names always are).
+        progress: Optional callable `(StrategyResult, elapsed_seconds)`,
+            called as each strategy finishes all its seeds.
+        command: Optional command line, stored in the result.
+        results_dir: Optional folder keeping each finished run (one JSON
+            file per strategy and seed, written as it ends). A call with the
+            same folder and settings loads those runs instead of running
+            them again, so an interrupted benchmark resumes where it
+            stopped; runs saved under other settings are refused.
+
+    Returns:
+        A `BenchmarkResult`.
+
+    Raises:
+        ValueError: On an invalid argument, such as an unknown strategy or
+            metric.
+    """
+    if not isinstance(table, Table):
+        table = Table.from_csv(table)
+    budget = validation.check_positive_int("budget", budget)
+    repeats = validation.check_positive_int("repeats", repeats)
+    jobs = validation.check_positive_int("jobs", jobs)
+    seed = validation.check_non_negative_int("seed", seed)
+    missing = validation.check_one_of("missing", missing, MISSING_POLICIES)
+    search_metric, report_metric = default_metrics(
+        table, search_metric, report_metric
+    )
+    search_direction = check_direction(
+        "search_direction", search_direction or infer_direction(search_metric)
+    )
+    report_direction = check_direction(
+        "report_direction", report_direction or infer_direction(report_metric)
+    )
+    factories = _strategy_factories(table, strategies, baselines)
+    best_report, _ = table.best(report_metric, report_direction)
+    _, best_search_row = table.best(search_metric, search_direction)
+    best_search_report = table.lookup(table.architecture(best_search_row))[
+        report_metric
+    ]
+    settings = {
+        "search_metric": search_metric,
+        "report_metric": report_metric,
+        "direction": search_direction,
+        "missing": missing,
+    }
+    start = time.perf_counter()
+    directory = tempfile.mkdtemp(prefix="keras-nas-bench-")
+    saved = SavedRuns(results_dir, {
+        **settings, "table": table.name, "rows": len(table), "budget": budget,
+    })
+    try:
+        tasks = [
+            (label, factory, budget, seed + r, settings, directory)
+            for label, factory in factories.items()
+            for r in range(repeats)
+        ]
+        runs = _run_or_load(table, tasks, jobs, repeats, start, progress,
+                            best_report, report_direction, saved)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return BenchmarkResult(
+        strategies={
+            label: StrategyResult(label, runs[label], best_report, report_direction)
+            for label in factories
+        },
+        table=table.name,
+        rows=len(table),
+        search_metric=search_metric,
+        report_metric=report_metric,
+        search_direction=search_direction,
+        report_direction=report_direction,
+        budget=budget,
+        repeats=repeats,
+        seed=seed,
+        best_report=best_report,
+        best_search_report=best_search_report,
+        seconds=time.perf_counter() - start,
+        command=command,
+    )
+
+
+def _run_or_load(table, tasks, jobs, repeats, start, progress, best_report,
+                 report_direction, saved):
+    """Runs `(label, ...)` tasks; returns `{label: [RunResult, ...]}`.
+
+    Tasks whose run `saved` holds are loaded instead; new runs are saved.
+    Each label's runs are sorted by seed.
+    """
+    runs = {}
+
+    def finished(result, loaded=False):
+        if not loaded:
+            saved.save(result)
+        runs.setdefault(result.strategy, []).append(result)
+        done = runs[result.strategy]
+        if len(done) == repeats and progress is not None:
+            done.sort(key=lambda run: run.seed)
+            progress(
+                StrategyResult(result.strategy, done, best_report, report_direction),
+                time.perf_counter() - start,
+            )
+
+    pending = []
+    for task in tasks:
+        result = saved.load(task[0], task[3])
+        if result is None:
+            pending.append(task)
+        else:
+            finished(result, loaded=True)
+    run_tasks(table, pending, jobs, finished)
+    for done in runs.values():
+        done.sort(key=lambda run: run.seed)
+    return runs
