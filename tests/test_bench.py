@@ -599,3 +599,11 @@ def test_workers_started_with_jobs_get_a_share_of_the_blas_threads(monkeypatch):
     assert os.environ["MKL_NUM_THREADS"] == "7"
     with worker_threads_limited(jobs=16):
         assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_strategies_that_train_before_proposing_are_not_benchmarked():
+    from keras_nas.oracles import STRATEGIES
+
+    assert STRATEGIES["darts"].needs_training_data
+    assert "darts" not in bench.strategy_names()
+    assert {"random", "evolution", "q_learning"} <= set(bench.strategy_names())

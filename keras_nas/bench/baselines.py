@@ -39,8 +39,15 @@ def comparison_baselines():
 
 
 def strategy_names():
-    """Every strategy name a benchmark accepts: baselines, then ours."""
-    ours = [name for name in registry.STRATEGIES if name not in BASELINES]
+    """Every strategy name a benchmark accepts: baselines, then ours.
+
+    Ours leave out the strategies that train on data before proposing
+    (`NASOracle.needs_training_data`: the one-shot `darts`).
+    """
+    ours = [
+        name for name, cls in registry.STRATEGIES.items()
+        if name not in BASELINES and not cls.needs_training_data
+    ]
     return list(BASELINES) + sorted(ours)
 
 

@@ -38,6 +38,8 @@ class DartsOracle(NASOracle):
             (`order`, `guard`, `learning_rate`, `arch_learning_rate`, ...).
     """
 
+    needs_training_data = True
+
     def __init__(
         self,
         objective="val_accuracy",

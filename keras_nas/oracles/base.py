@@ -66,6 +66,10 @@ class NASOracle(kt.Oracle):
         self._encoded_size = None
         self._absorbed = 0
 
+    needs_training_data = False
+    """Whether the strategy learns from the training data before proposing
+    (in `before_search`), which a tabular benchmark has none of."""
+
     @property
     def encoding(self):
         """The `ArchitectureEncoding` of the current space."""
