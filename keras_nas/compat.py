@@ -10,6 +10,8 @@ where it was, naming the installed version when one has moved.
 Tested range: KerasTuner `TESTED_KERAS_TUNER` (pinned in `setup.cfg`).
 """
 
+import tempfile
+
 import keras_tuner as kt
 
 TESTED_KERAS_TUNER = ">=1.4.7,<1.5"
@@ -26,11 +28,28 @@ TUNER_HOOKS = (
     "_deepcopy_callbacks",
     "_configure_tensorboard_dir",
     "_is_worker",
+    "_try_build",
 )
 """Underscored `keras_tuner.Tuner` methods `NASTuner` overrides or calls."""
 
-ORACLE_ATTRIBUTES = ("_retry_queue", "_run_times")
-"""Underscored `keras_tuner.Oracle` attributes the crash recovery edits."""
+ORACLE_HOOKS = (
+    "_duplicate",
+    "_record_values",
+    "_compute_values_hash",
+    "_get_oracle_fname",
+    "_get_trial_dir",
+    "_set_project_dir",
+)
+"""Underscored `keras_tuner.Oracle` methods keras-nas calls (through here)."""
+
+ORACLE_ATTRIBUTES = (
+    "_retry_queue",
+    "_run_times",
+    "_seed_state",
+    "_id_to_hash",
+    "_project_dir",
+)
+"""Underscored `keras_tuner.Oracle` attributes keras-nas reads or sets."""
 
 
 class CompatibilityError(ImportError):
@@ -115,6 +134,51 @@ def run_times(oracle):
     return oracle._run_times
 
 
+def is_duplicate(oracle, values):
+    """Whether the oracle has already tried (or is trying) these values."""
+    return oracle._duplicate(values)
+
+
+def record_values(oracle, trial):
+    """Records a trial's values as tried, as `create_trial` does."""
+    oracle._record_values(trial)
+
+
+def values_hash(oracle, values):
+    """KerasTuner's hash of hyperparameter values, as it keys tried trials."""
+    return oracle._compute_values_hash(values)
+
+
+def trial_hashes(oracle):
+    """The oracle's `{trial_id: values hash}` (a live reference)."""
+    return oracle._id_to_hash
+
+
+def set_seed_state(oracle, seed):
+    """Sets the seed KerasTuner draws its own random values from."""
+    oracle._seed_state = seed
+
+
+def oracle_file(oracle):
+    """The path of the oracle's `oracle.json`."""
+    return oracle._get_oracle_fname()
+
+
+def trial_dir(oracle, trial_id):
+    """The folder of one trial's files."""
+    return oracle._get_trial_dir(trial_id)
+
+
+def project_dir(oracle):
+    """The oracle's project folder."""
+    return oracle._project_dir
+
+
+def set_project_dir(oracle, directory, project_name):
+    """Points the oracle at a project folder, as a tuner does."""
+    oracle._set_project_dir(directory, project_name)
+
+
 def worker_oracle(oracle):
     """The oracle a distributed worker's client stands for, else `oracle`."""
     return getattr(oracle, "_oracle", oracle)
@@ -139,6 +203,10 @@ def check():
             raise _moved(f"keras_tuner.Tuner.{name}")
     oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=1)
     try:
+        for name in ORACLE_HOOKS:
+            if not callable(getattr(oracle, name, None)):
+                raise _moved(f"keras_tuner.Oracle.{name}")
+        oracle._set_project_dir(tempfile.mkdtemp(), "compat_check")
         for name in ORACLE_ATTRIBUTES:
             if not hasattr(oracle, name):
                 raise _moved(f"keras_tuner.Oracle.{name}")

@@ -185,7 +185,7 @@ def run_from_factory(table, label, factory, budget, seed, search_metric,
 
 def _drive(oracle, table, budget, search_metric, report_metric, directory,
            project, missing):
-    oracle._set_project_dir(directory, project)
+    compat.set_project_dir(oracle, directory, project)
     oracle.verbose = 0
     if isinstance(oracle, NASOracle):
         oracle.set_structure(table.structure)

@@ -11,6 +11,7 @@ import math
 import keras_tuner as kt
 import numpy as np
 
+from keras_nas import compat
 from keras_nas import validation
 from keras_nas.oracles.base import NASOracle
 
@@ -254,10 +255,10 @@ class OptunaTPEOracle(NASOracle):
 
     def _known_score(self, values):
         """The score of the finished trial with these values, or `None`."""
-        wanted = self._compute_values_hash(values)
+        wanted = compat.values_hash(self, values)
         for trial_id, trial in self.trials.items():
             if (
-                self._id_to_hash[trial_id] == wanted
+                compat.trial_hashes(self)[trial_id] == wanted
                 and trial.status == kt.engine.trial.TrialStatus.COMPLETED
             ):
                 return trial.score

@@ -59,7 +59,8 @@ class NASOracle(kt.Oracle):
         )
         if seed is not None:
             # KerasTuner reads `seed or random.randint(...)`, dropping seed=0.
-            self.seed = self._seed_state = seed
+            self.seed = seed
+            compat.set_seed_state(self, seed)
         self.rng = np.random.default_rng(self.seed)
         self.structure = None
         self._encoding = None
@@ -178,7 +179,7 @@ class NASOracle(kt.Oracle):
 
     def is_new(self, values):
         """Whether no trial so far has used these values."""
-        return not self._duplicate(values)
+        return not compat.is_duplicate(self, values)
 
     def fitness(self, trial_id):
         """The trial's score, signed so that higher is always better."""
@@ -239,10 +240,10 @@ class NASOracle(kt.Oracle):
         self._absorbed = len(self.end_order)
 
     def save(self):
-        write_json_atomically(self._get_oracle_fname(), self.get_state())
+        write_json_atomically(compat.oracle_file(self), self.get_state())
 
     def _save_trial(self, trial):
-        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        path = os.path.join(compat.trial_dir(self, trial.trial_id), "trial.json")
         write_json_atomically(path, trial.get_state())
 
     def reload(self):
@@ -284,7 +285,7 @@ class NASOracle(kt.Oracle):
                 retry_queue.append(trial_id)
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
-                self._record_values(trial)
+                compat.record_values(self, trial)
 
     def get_state(self):
         state = super().get_state()

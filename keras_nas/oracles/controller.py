@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nas import compat
 from keras_nas.files import write_atomically
 from keras_nas.oracles.base import NASOracle
 
@@ -132,7 +133,7 @@ class ControllerOracle(NASOracle):
 
     def _controller_path(self, version):
         return os.path.join(
-            self._project_dir,
+            compat.project_dir(self),
             f"{self.controller_file_prefix}_controller_{version}.npz",
         )
 
