@@ -7,6 +7,7 @@ import yaml
 
 RUN_KEYS = {
     "dataset": "a text",
+    "task": "auto, multiclass, binary or regression",
     "space": "a name or a mapping with `name` and the space's arguments",
     "strategy": "a name or a mapping with `name` and the strategy's arguments",
     "max_trials": "a positive integer",
