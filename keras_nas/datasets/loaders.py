@@ -1,7 +1,9 @@
 """Loaders: the bundled digits, TensorFlow Datasets, `.npz` and `.csv` files."""
 
+import contextlib
 import csv
 import importlib.resources
+import logging
 import os
 import socket
 import threading
@@ -171,12 +173,15 @@ def _tfds_split(tfds, name, split):
     if os.environ.get("TFDS_DATA_DIR"):
         options["data_dir"] = os.environ["TFDS_DATA_DIR"]
     try:
-        return tfds.load(name, download=False, **options)
+        with _absl_warnings_muted():
+            return tfds.load(name, download=False, **options)
     except tfds.core.DatasetNotFoundError:
         raise  # An unknown name: nothing to download either.
     except Exception:  # noqa: BLE001 - decided by what is on disk below.
-        builder = tfds.builder(name, data_dir=options.get("data_dir"))
-        if builder.is_prepared():
+        with _absl_warnings_muted():
+            builder = tfds.builder(name, data_dir=options.get("data_dir"))
+            prepared = builder.is_prepared()
+        if prepared:
             raise
     host, port = _download_address()
     if not _can_reach((host, port)):
@@ -191,6 +196,22 @@ def _tfds_split(tfds, name, split):
             "or set TFDS_DATA_DIR to a folder that holds it."
         )
     return tfds.load(name, **options)
+
+
+@contextlib.contextmanager
+def _absl_warnings_muted():
+    """Hides tfds' warnings while it looks for a data set on disk.
+
+    A missing data set is reported by the caller in one line; tfds' own
+    warnings about the folders it looked in would come before it.
+    """
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _download_address():
