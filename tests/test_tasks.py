@@ -238,6 +238,7 @@ def test_normalisation_is_adapted_on_the_training_split_and_saved(tmp_path):
 
     run = RunDirectory(tmp_path / "n")
     assert run.space.normalization == stats
+    assert space.normalization is None  # the tuner adapted its own copy
     assert not kn.spaces.ConvNet((8, 8, 1), num_classes=3).normalize
 
 

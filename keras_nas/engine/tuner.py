@@ -549,22 +549,26 @@ class NASTuner(kt.Tuner):
 
 
 def _with_task(space, task):
-    """`space`, or a copy of it with another task when `task` is given."""
-    if task is None:
-        return space
-    if not isinstance(space, SearchSpace):
+    """A copy of a keras-nas space (with another task when `task` is given).
+
+    `search` fits the copy to the data (`SearchSpace.adapt`), so the
+    caller's space is never changed.
+    """
+    if task is not None and not isinstance(space, SearchSpace):
         raise ValueError(
             "Received an invalid value for `task`: it applies to keras-nas "
             "spaces; a plain build(hp) or HyperModel compiles its own model. "
             f"Received: task={task!r} with space={type(space).__name__}"
         )
-    task = tasks.get_task(
-        task, space.num_classes if task == "multiclass" else None
-    )
-    if task.name == space.task.name and not task.fitted:
+    if not isinstance(space, SearchSpace):
         return space
     space = copy.copy(space)
-    space.task = task
+    if task is not None:
+        task = tasks.get_task(
+            task, space.num_classes if task == "multiclass" else None
+        )
+        if task.name != space.task.name or task.fitted:
+            space.task = task
     return space
 
 

@@ -123,15 +123,15 @@ class SearchSpace(kt.HyperModel):
         Classes (or regression targets' mean and deviation) are recorded
         unless the task already has them; with `normalize=True`, the
         features' mean and variance (per feature for tabular inputs, per
-        channel for images) unless already computed. Called by `NASTuner`
-        before the first trial.
+        channel for images) are computed from `x`. `NASTuner.search` calls
+        it on its own copy of the space before the first trial.
 
         Args:
             x: Training inputs, a NumPy array.
             y: Training labels, in any form the task accepts.
         """
         self.task = self.task.fit(y)
-        if self.normalize and self.normalization is None:
+        if self.normalize:
             x = np.asarray(x, dtype="float64")
             axes = tuple(range(x.ndim - 1)) if self.needs_images else (0,)
             mean = x.mean(axis=axes)
