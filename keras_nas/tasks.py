@@ -538,10 +538,18 @@ class Regression(Task):
         return self._values(y, name)
 
     def head(self, features):
-        units = keras.layers.Dense(self.targets, name="regression")(features)
+        """Linear units, then the targets' mean and deviation put back.
+
+        Before `fit` (one target unless `targets` says more), the mean is 0
+        and the deviation 1.
+        """
+        targets = self.targets or 1
+        mean = self.target_mean or [0.0] * targets
+        std = self.target_std or [1.0] * targets
+        units = keras.layers.Dense(targets, name="regression")(features)
         return keras.layers.Normalization(
-            mean=self.target_mean,
-            variance=[s * s for s in self.target_std],
+            mean=mean,
+            variance=[s * s for s in std],
             invert=True,
             name="target_units",
         )(units)

@@ -254,3 +254,15 @@ def test_darts_searches_with_the_task_loss_and_metrics(task_name):
     assert metric in history.history and np.isfinite(history.history["val_loss"][0])
     model = search.build_model()
     assert model.output_shape == (None, 1)
+
+
+def test_a_copied_space_builds_with_its_own_task():
+    import copy
+
+    space = kn.spaces.MLP((5,), num_classes=3, max_layers=1)
+    clone = copy.copy(space)
+    clone.task = tasks.Regression(targets=2)  # not fitted: mean 0, deviation 1
+    hp = kt.HyperParameters()
+    clone.declare_hyperparameters(hp)
+    assert clone.build(hp).output_shape == (None, 2)
+    assert space.build(hp).output_shape == (None, 3)

@@ -1,5 +1,7 @@
 """The base class of keras-nas search spaces."""
 
+import inspect
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -111,6 +113,20 @@ class SearchSpace(kt.HyperModel):
             self.normalize_by_default if normalize is None else normalize,
         )
         self.normalization = _checked_normalization(normalization)
+
+    def __copy__(self):
+        """A shallow copy whose `build` builds with the copy's own settings.
+
+        KerasTuner's `HyperModel` keeps `build` as a method bound to the
+        instance, which a plain shallow copy would share with the original.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(
+            (key, value) for key, value in self.__dict__.items()
+            if not (inspect.ismethod(value) and value.__self__ is self)
+        )
+        kt.HyperModel.__init__(clone, name=self.name, tunable=self.tunable)
+        return clone
 
     @property
     def num_classes(self):
