@@ -1,0 +1,8 @@
+"""Objectives beyond a task's metrics: costs, constraints, Pareto fronts."""
+
+from keras_nas.objectives import pareto
+from keras_nas.objectives.pareto import crowding_distance
+from keras_nas.objectives.pareto import hypervolume
+from keras_nas.objectives.pareto import non_dominated_ranks
+from keras_nas.objectives.pareto import non_dominated_sort
+from keras_nas.objectives.pareto import pareto_front
