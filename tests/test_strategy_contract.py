@@ -21,6 +21,7 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES as REGISTERED
 from keras_nas.oracles import RandomSearchOracle
 from oracle_helpers import OBJECTIVE
+from oracle_helpers import SETTINGS as STRATEGIES
 from oracle_helpers import assert_canonical
 from oracle_helpers import continuous_space
 from oracle_helpers import conv_shares
@@ -36,17 +37,6 @@ from oracle_helpers import run_workers
 from oracle_helpers import score
 from oracle_helpers import small_mlp
 from oracle_helpers import start
-
-STRATEGIES = {
-    # Test-friendly settings: small populations, short warm-ups and trainings.
-    "bayesian": {"num_initial_points": 5},
-    "dls": {"num_initial_points": 8, "train_steps": 30},
-    "evolution": {"population_size": 6, "sample_size": 3},
-    "genetic": {"population_size": 6, "tournament_size": 2, "elitism": 1},
-    "neat": {"population_size": 6},
-    "q_learning": {},
-    "reinforce": {},
-}
 
 
 def make(name, **kwargs):
