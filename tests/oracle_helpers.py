@@ -20,6 +20,7 @@ SETTINGS = {
     "evolution": {"population_size": 6, "sample_size": 3},
     "genetic": {"population_size": 6, "tournament_size": 2, "elitism": 1},
     "neat": {"population_size": 6},
+    "nsga2": {"population_size": 6},
     "q_learning": {},
     "reinforce": {},
 }

@@ -1,4 +1,4 @@
-"""Several objectives in every strategy: own metrics, ParEGO, the front.
+"""Several objectives in every strategy: own metrics, ParEGO, NSGA-II, the front.
 
 Driven without training on the NB201 cell: `val_accuracy` counts the
 cell's convolutions (a 3x3 one, a 1x1 one half, over the 6 edges;
@@ -16,6 +16,7 @@ import pytest
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.objectives import pareto
 from keras_nas.oracles import STRATEGIES
+from keras_nas.oracles import NSGA2Oracle
 from keras_nas.oracles import RandomSearchOracle
 from keras_nas.oracles import RegularizedEvolutionOracle
 from oracle_helpers import OBJECTIVE
@@ -124,7 +125,7 @@ def test_a_one_objective_list_ranks_by_that_objective(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("name", ["evolution", "bayesian", "reinforce"])
+@pytest.mark.parametrize("name", ["nsga2", "evolution", "bayesian", "reinforce"])
 def test_reload_continues_the_same_multi_objective_search(name, tmp_path):
     first = make(name, max_trials=24, seed=6)
     before = run_two(first, 11, tmp_path, "resumed")
@@ -139,7 +140,35 @@ def test_reload_continues_the_same_multi_objective_search(name, tmp_path):
     assert before + after == straight
 
 
-@pytest.mark.parametrize("name", ["bayesian"])
+def test_nsga2_removes_the_worst_by_rank_then_crowding(tmp_path):
+    oracle = NSGA2Oracle(OBJECTIVES, max_trials=20, seed=0, population_size=4)
+    start(oracle, declared(nb201()), tmp_path, space=nb201())
+
+    def add(share, cost):
+        trial = oracle.create_trial("w0")
+        finish(oracle, trial, {"val_accuracy": share, "cost": cost})
+        return trial.trial_id
+
+    def absorb(worker):
+        oracle.create_trial(worker)  # Results are taken in at a proposal.
+
+    front = [add(0.1, 1.0), add(0.5, 5.0), add(0.9, 9.0)]
+    dominated = add(0.4, 6.0)  # (0.5, 5.0) is better in both
+    middle = add(0.3, 3.0)
+    absorb("w1")
+    assert oracle.population == front + [middle]
+    assert dominated not in oracle.population
+    # All on one front: crowding 1.0 for the middle, 1.5 for (0.5, 5.0).
+    ranks, crowding = oracle.ranking(oracle.population)
+    assert ranks.tolist() == [0, 0, 0, 0]
+    np.testing.assert_allclose(crowding, [np.inf, 1.5, np.inf, 1.0])
+    # With (0.7, 7.0) every inner member has crowding 1.0: the oldest leaves.
+    newest = add(0.7, 7.0)
+    absorb("w2")
+    assert oracle.population == [front[0], front[2], middle, newest]
+
+
+@pytest.mark.parametrize("name", ["nsga2", "bayesian"])
 def test_finds_a_better_front_than_random_search(name, tmp_path):
     """Over 5 seeds, the hypervolume of 60 queries beats random search's."""
     volumes = {"strategy": [], "random": []}
