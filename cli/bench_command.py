@@ -57,6 +57,41 @@ def _load_space(spec):
     return space
 
 
+def _parse_search(spec):
+    """`NAME[:max|min][,NAME[:max|min]...]` into names and directions.
+
+    Returns:
+        `(None, None)` for `None`; `(name, direction)` for one metric;
+        `(names, directions)` lists for several. A direction not given is
+        `None` (inferred from the name later).
+    """
+    if spec is None:
+        return None, None
+    names, directions = [], []
+    for item in spec.split(","):
+        item = item.strip()
+        name, colon, direction = item.rpartition(":")
+        if not colon or direction not in ("max", "min"):
+            name, direction = item, None
+        if not name:
+            raise click.BadParameter(
+                f"expected NAME[:max|min][,NAME[:max|min]...], received {spec!r}.",
+                param_hint="--search-metric",
+            )
+        names.append(name)
+        directions.append(direction)
+    if len(names) == 1:
+        return names[0], directions[0]
+    return names, directions
+
+
+def _search_spec(names, directions):
+    """The `--search-metric` text of resolved metrics and directions."""
+    if isinstance(names, str):
+        return names if directions is None else f"{names}:{directions}"
+    return ",".join(f"{n}:{d}" for n, d in zip(names, directions))
+
+
 def _command_line(ctx, values):
     """The command line that reproduces this benchmark."""
     always = ("table", "strategy", "budget", "repeats", "seed", "search_metric",
@@ -79,7 +114,9 @@ def _command_line(ctx, values):
                    "arch_str column).")
 @click.option("--strategy", default="random", show_default=True,
               help="Comma-separated strategies. Always added: random, kt_random, "
-                   "kt_bayesian, and optuna_tpe when Optuna is installed.")
+                   "kt_bayesian, and optuna_tpe when Optuna is installed; with "
+                   "several search metrics random, and optuna_nsga2 and "
+                   "optuna_motpe when Optuna is installed.")
 @click.option("--budget", default=100, show_default=True, type=int,
               help="Queries per run.")
 @click.option("--repeats", default=10, show_default=True, type=int,
@@ -87,11 +124,13 @@ def _command_line(ctx, values):
 @click.option("--seed", default=0, show_default=True, type=int,
               help="First seed; run r uses SEED + r.")
 @click.option("--search-metric", default=None,
-              help="Metric searched on [default: val_acc, or another name of "
-                   "the validation accuracy].")
+              help="Metric searched on, NAME or NAME:max|min [default: val_acc, "
+                   "or another name of the validation accuracy]. Several, "
+                   "comma-separated (val_acc:max,params:min), search for a "
+                   "Pareto front and report the hypervolume regret.")
 @click.option("--report-metric", default=None,
-              help="Metric reported for the pick [default: test_acc, else the "
-                   "search metric].")
+              help="Metric reported for the pick of one search metric "
+                   "[default: test_acc, else the search metric].")
 @click.option("--space", default=None,
               help="MODULE:NAME of the search space, for a table with one "
                    "column per hyperparameter [default: NB201Cell].")
@@ -141,12 +180,23 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
     import_keras_nas()
     from keras_nas import bench as benchmark
 
+    names, directions = _parse_search(search_metric)
+    several = isinstance(names, list)
+    given = directions  # For one metric, the direction in the command line.
+    if several and report_metric is not None:
+        raise click.BadParameter(
+            "a search of several metrics reports the hypervolume regret of its "
+            "queries, not a report metric.", param_hint="--report-metric",
+        )
     for name in requested:
         if name not in benchmark.strategy_names():
             raise click.BadParameter(
                 f"{name!r} is not one of {', '.join(benchmark.strategy_names())}.",
                 param_hint="--strategy",
             )
+        reason = benchmark.baselines.unfit_reason(name, several)
+        if reason is not None:
+            raise click.BadParameter(f"{reason}.", param_hint="--strategy")
     search_space = _load_space(space) if space is not None else None
     try:
         data = benchmark.Table.from_csv(table, space=search_space,
@@ -155,16 +205,18 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
         message = str(error).replace("skip_outside=True", "--skip-outside")
         raise click.BadParameter(message, param_hint="--table") from None
     try:
-        search_metric, report_metric = benchmark.default_metrics(
-            data, search_metric, report_metric
+        names, report_metric = benchmark.default_metrics(
+            data, names, report_metric
         )
+        names, directions = benchmark.check_search(data, names, directions)
     except ValueError as error:
         option = "--report-metric" if "report_metric" in str(error) else (
             "--search-metric"
         )
         raise click.BadParameter(str(error), param_hint=option) from None
     command = _command_line(ctx, {"table": table, "strategy": strategy,
-                                  "search_metric": search_metric,
+                                  "search_metric": _search_spec(
+                                      names, directions if several else given),
                                   "report_metric": report_metric})
     click.echo(
         f"{len(data)} architectures from {table}"
@@ -183,7 +235,8 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
     try:
         result = benchmark.run_benchmark(
             data, requested, budget=budget, repeats=repeats, seed=seed,
-            search_metric=search_metric, report_metric=report_metric,
+            search_metric=names, report_metric=report_metric,
+            search_direction=directions,
             missing=missing, jobs=jobs, progress=progress, command=command,
             results_dir=results_dir,
         )

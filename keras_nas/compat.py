@@ -101,6 +101,11 @@ def single_objectives(objective):
     return [objective]
 
 
+def is_multi_objective(objective):
+    """Whether an objective is KerasTuner's `MultiObjective` (a list objective)."""
+    return isinstance(objective, _objective.MultiObjective)
+
+
 def mute_proto_print():
     """Mutes the debug `print` in KerasTuner 1.4's `Parent.to_proto`.
 

@@ -12,6 +12,19 @@ from keras_nas.spaces import NB201Cell
 
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
+SETTINGS = {
+    # The learned and evolutionary strategies with test-friendly settings:
+    # small populations, short warm-ups and trainings.
+    "bayesian": {"num_initial_points": 5},
+    "dls": {"num_initial_points": 8, "train_steps": 30},
+    "evolution": {"population_size": 6, "sample_size": 3},
+    "genetic": {"population_size": 6, "tournament_size": 2, "elitism": 1},
+    "neat": {"population_size": 6},
+    "nsga2": {"population_size": 6},
+    "q_learning": {},
+    "reinforce": {},
+}
+
 
 def small_mlp():
     """72 architectures: 8 of one layer, 64 of two."""

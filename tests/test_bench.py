@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from keras_nas_cli.main import app
 
 from keras_nas import bench
-from keras_nas.bench.optuna_tpe import optuna_distribution
+from keras_nas.bench.optuna_oracle import optuna_distribution
 from keras_nas.bench.parallel import THREAD_VARIABLES
 from keras_nas.bench.parallel import worker_threads_limited
 from keras_nas.encoding import ArchitectureEncoding

@@ -21,6 +21,7 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.oracles import STRATEGIES as REGISTERED
 from keras_nas.oracles import RandomSearchOracle
 from oracle_helpers import OBJECTIVE
+from oracle_helpers import SETTINGS as STRATEGIES
 from oracle_helpers import assert_canonical
 from oracle_helpers import continuous_space
 from oracle_helpers import conv_shares
@@ -36,17 +37,6 @@ from oracle_helpers import run_workers
 from oracle_helpers import score
 from oracle_helpers import small_mlp
 from oracle_helpers import start
-
-STRATEGIES = {
-    # Test-friendly settings: small populations, short warm-ups and trainings.
-    "bayesian": {"num_initial_points": 5},
-    "dls": {"num_initial_points": 8, "train_steps": 30},
-    "evolution": {"population_size": 6, "sample_size": 3},
-    "genetic": {"population_size": 6, "tournament_size": 2, "elitism": 1},
-    "neat": {"population_size": 6},
-    "q_learning": {},
-    "reinforce": {},
-}
 
 
 def make(name, **kwargs):
@@ -70,7 +60,7 @@ def check_learnt_from_completed_only(name, oracle):
     if name == "reinforce":
         assert oracle.rewarded == [oracle.fitness(t) for t in done]
         assert oracle.controller_updates == len(done)
-    elif name in ("evolution", "genetic", "neat"):
+    elif name in ("evolution", "genetic", "neat", "nsga2"):
         members = oracle.members if name == "neat" else oracle.population
         assert members and set(members) <= set(done)
     else:
@@ -241,6 +231,7 @@ MINIMISED = {
     "evolution": (80, 40, {"seed": 9}, 0.1),
     "genetic": (80, 40, {"seed": 9}, 0.1),
     "neat": (80, 40, {"seed": 9}, 0.1),
+    "nsga2": (80, 40, {"seed": 9}, 0.1),
     # Seeds 0 to 4 measured 0.05 to 0.13 here (seed 10: 0.18).
     "q_learning": (
         60,
@@ -271,6 +262,7 @@ LEARNS = {
     "evolution": ("evolution", {"seed": 9}, 80, 40, 0.4, 0.3),
     "genetic": ("genetic", {"seed": 9}, 80, 40, 0.4, 0.3),
     "neat": ("neat", {"seed": 9}, 80, 40, 0.4, 0.3),
+    "nsga2": ("nsga2", {"seed": 9}, 80, 40, 0.4, 0.3),
     "q_learning": ("q_learning", {"seed": 0}, 60, 40, 0.32, 0.27),
     "reinforce": ("reinforce", {"seed": 10}, 60, 30, 0.4, 0.3),
 }
@@ -321,6 +313,11 @@ ARGUMENT_ERRORS = [
     ("neat", {"mutation_weights": {"grow": 1.0}}, "mutation_weights"),
     ("neat", {"mutation_weights": {"point": 0.0}}, "mutation_weights"),
     ("neat", {"target_species": 0}, "target_species"),
+    ("nsga2", {"population_size": 0}, "population_size"),
+    ("nsga2", {"tournament_size": 0}, "tournament_size"),
+    ("nsga2", {"crossover": "two_point"}, "crossover"),
+    ("nsga2", {"crossover_rate": -0.5}, "crossover_rate"),
+    ("nsga2", {"mutation_rate": 2.0}, "mutation_rate"),
     ("q_learning", {"learning_rate": 0}, "learning_rate"),
     ("q_learning", {"learning_rate": 1.5}, "learning_rate"),
     ("q_learning", {"initial_q": "high"}, "initial_q"),
@@ -384,6 +381,13 @@ PINNED = {
         "num_layers",
         [1, 1, 1, 1, 2, 2, 1, 2, 1, 2, 1, 2],
         3763509723,
+    ),
+    "nsga2": (
+        {"max_trials": 12, "population_size": 4},
+        nb201,
+        "edge_1_0",
+        ["nor_conv_1x1", "avg_pool_3x3", "skip_connect", "none"],
+        4120889074,
     ),
     "q_learning": (
         {"max_trials": 12, "epsilon_schedule": [(1.0, 1), (0.2, 1)]},

@@ -11,6 +11,7 @@ print(bench.format_comparison(result))
 ```
 """
 
+from keras_nas.bench import baselines
 from keras_nas.bench.baselines import BASELINES
 from keras_nas.bench.baselines import comparison_baselines
 from keras_nas.bench.baselines import comparison_strategies
@@ -20,8 +21,12 @@ from keras_nas.bench.baselines import oracle_factory
 from keras_nas.bench.baselines import strategy_names
 from keras_nas.bench.comparison import default_metrics
 from keras_nas.bench.comparison import run_benchmark
+from keras_nas.bench.driver import check_search
 from keras_nas.bench.driver import run_oracle
+from keras_nas.bench.optuna_nsga2 import OptunaNSGA2Oracle
+from keras_nas.bench.optuna_oracle import OptunaOracle
 from keras_nas.bench.optuna_tpe import OptunaTPEOracle
+from keras_nas.bench.pareto import HypervolumeScale
 from keras_nas.bench.report import format_comparison
 from keras_nas.bench.report import from_dict
 from keras_nas.bench.report import read_json

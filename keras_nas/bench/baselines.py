@@ -2,7 +2,10 @@
 
 Baselines are other libraries' searchers, run through the same KerasTuner
 contract as ours: KerasTuner's own random search and Bayesian optimisation,
-and Optuna's TPE sampler (wrapped in `OptunaTPEOracle`).
+Optuna's TPE sampler (`optuna_tpe`, wrapped in `OptunaTPEOracle`), and for
+several objectives Optuna's NSGA-II (`optuna_nsga2`, `OptunaNSGA2Oracle`)
+and multi-objective TPE (`optuna_motpe`, `OptunaTPEOracle` on a list
+objective).
 """
 
 import functools
@@ -16,22 +19,43 @@ from keras_nas.oracles import registry
 
 INSTALL_HINT = 'pip install "keras-nas[bench]"'
 
-BASELINES = ("kt_random", "kt_bayesian", "optuna_tpe")
+BASELINES = ("kt_random", "kt_bayesian", "optuna_tpe", "optuna_nsga2",
+             "optuna_motpe")
 """Names of the baselines, which resolve before `keras_nas.oracles.STRATEGIES`."""
+
+ONE_OBJECTIVE = {
+    "kt_random": "KerasTuner scores a list objective by a `multi_objective` "
+                 "metric that no trial reports",
+    "kt_bayesian": "KerasTuner scores a list objective by a `multi_objective` "
+                   "metric that no trial reports",
+    "optuna_tpe": "use optuna_motpe",
+}
+"""The baselines of one objective only, and why (or what to use instead)."""
+
+SEVERAL_OBJECTIVES = {"optuna_motpe": "use optuna_tpe"}
+"""The baselines of several objectives only, and what to use instead."""
 
 
 def optuna_available():
-    """Whether Optuna can be imported (the `optuna_tpe` baseline needs it)."""
+    """Whether Optuna can be imported (the Optuna baselines need it)."""
     return importlib.util.find_spec("optuna") is not None
 
 
-def comparison_baselines():
+def comparison_baselines(several=False):
     """The strategies every comparison includes: ours, KerasTuner's, Optuna's.
 
+    Args:
+        several: Whether the comparison searches several objectives.
+
     Returns:
-        `["random", "kt_random", "kt_bayesian"]`, plus `"optuna_tpe"` when
-        Optuna is installed.
+        One objective: `["random", "kt_random", "kt_bayesian"]`, plus
+        `"optuna_tpe"` when Optuna is installed. Several: `["random"]`, plus
+        `"optuna_nsga2"` and `"optuna_motpe"` when Optuna is installed.
     """
+    if several:
+        return ["random"] + (
+            ["optuna_nsga2", "optuna_motpe"] if optuna_available() else []
+        )
     names = ["random", "kt_random", "kt_bayesian"]
     if optuna_available():
         names.append("optuna_tpe")
@@ -51,34 +75,71 @@ def strategy_names():
     return list(BASELINES) + sorted(ours)
 
 
-def check_strategy(name):
-    """Returns `name` if it names a strategy; raises listing the valid ones."""
+def check_strategy(name, several=None):
+    """Returns `name` if it names a strategy; raises listing the valid ones.
+
+    Args:
+        name: A strategy name.
+        several: Whether the search has several objectives (then the
+            baselines of one objective only are refused, and the other way
+            round); `None` checks the name only.
+
+    Raises:
+        ValueError: If `name` is unknown or does not search that many
+            objectives.
+    """
     if not isinstance(name, str) or name not in strategy_names():
         raise ValueError(
             "Received an invalid value for `strategy`, expected one of "
             f"{strategy_names()}. Received: strategy={name!r}"
         )
+    reason = unfit_reason(name, several)
+    if reason is not None:
+        raise ValueError(
+            f"Received an invalid value for `strategy`: {reason}. "
+            f"Received: strategy={name!r}"
+        )
     return name
 
 
-def comparison_strategies(requested, baselines=True):
+def unfit_reason(name, several):
+    """Why a baseline cannot search that many objectives, or `None`.
+
+    Args:
+        name: A strategy name.
+        several: Whether the search has several objectives; `None` for
+            either.
+
+    Returns:
+        A sentence without its full stop, or `None` when `name` fits.
+    """
+    unfit = {True: ONE_OBJECTIVE, False: SEVERAL_OBJECTIVES}.get(several, {})
+    if name not in unfit:
+        return None
+    count = "several objectives" if several else "one objective"
+    return f"{name!r} cannot search {count} ({unfit[name]})"
+
+
+def comparison_strategies(requested, baselines=True, several=False):
     """The requested strategies followed by the baselines, without repeats.
 
     Args:
         requested: Strategy names.
-        baselines: Whether to add `comparison_baselines()`.
+        baselines: Whether to add `comparison_baselines(several)`.
+        several: Whether the comparison searches several objectives.
 
     Returns:
         A list of names.
 
     Raises:
-        ValueError: If a name is unknown.
+        ValueError: If a name is unknown, or does not search that many
+            objectives (see `check_strategy`).
     """
     if isinstance(requested, str):
         requested = [requested]
-    names = [check_strategy(name) for name in requested]
+    names = [check_strategy(name, several) for name in requested]
     if baselines:
-        names += comparison_baselines()
+        names += comparison_baselines(several)
     return list(dict.fromkeys(names))
 
 
@@ -88,7 +149,8 @@ def make_oracle(name, objective, max_trials, seed=None, hyperparameters=None):
     Args:
         name: A baseline (`BASELINES`) or a name of
             `keras_nas.oracles.STRATEGIES`.
-        objective: The `keras_tuner.Objective` (or metric name) to optimise.
+        objective: The `keras_tuner.Objective` (or metric name) to optimise,
+            or a list of them.
         max_trials: The query budget.
         seed: Random seed; `0` is a seed like any other. KerasTuner's
             oracles receive `kerastuner_seed(seed)`.
@@ -111,10 +173,14 @@ def make_oracle(name, objective, max_trials, seed=None, hyperparameters=None):
         )
     if name == "kt_bayesian":
         return _kt_bayesian(objective, max_trials, seed, hyperparameters)
-    if name == "optuna_tpe":
+    if name in ("optuna_tpe", "optuna_motpe"):
         from keras_nas.bench.optuna_tpe import OptunaTPEOracle
 
         return OptunaTPEOracle(objective=objective, max_trials=max_trials, seed=seed)
+    if name == "optuna_nsga2":
+        from keras_nas.bench.optuna_nsga2 import OptunaNSGA2Oracle
+
+        return OptunaNSGA2Oracle(objective=objective, max_trials=max_trials, seed=seed)
     return registry.get_oracle(name, objective, max_trials, seed=seed)
 
 

@@ -1,14 +1,20 @@
 """Compares strategies on a `Table` over many seeds: `run_benchmark`."""
 
+import dataclasses
 import shutil
 import tempfile
 import time
 
+import keras_tuner as kt
+
 from keras_nas import validation
 from keras_nas.bench import baselines as baselines_module
 from keras_nas.bench.driver import MISSING_POLICIES
+from keras_nas.bench.driver import check_report
+from keras_nas.bench.driver import check_search
 from keras_nas.bench.driver import resolve_factory
 from keras_nas.bench.parallel import run_tasks
+from keras_nas.bench.pareto import HypervolumeScale
 from keras_nas.bench.results import BenchmarkResult
 from keras_nas.bench.results import StrategyResult
 from keras_nas.bench.results import check_direction
@@ -23,6 +29,9 @@ SEARCH_METRICS = ("val_acc", "val_accuracy", "valid_acc", "valid_accuracy",
 REPORT_METRICS = ("test_acc", "test_accuracy")
 """Default report metrics, in order of preference."""
 
+HV_REGRET = "hv_regret"
+"""What a benchmark of several search metrics reports: the hypervolume regret."""
+
 
 def default_metrics(table, search_metric=None, report_metric=None):
     """Resolves the search and report metrics of a table.
@@ -31,19 +40,27 @@ def default_metrics(table, search_metric=None, report_metric=None):
     name of `SEARCH_METRICS`; the only metric of a one-metric table), the
     report metric to the test accuracy (`test_acc` or `test_accuracy`; else
     the search metric): the NAS-Bench-201 protocol searches on validation
-    accuracy and reports the test accuracy of the pick.
+    accuracy and reports the test accuracy of the pick. Several search
+    metrics (a list) report their hypervolume regret: no report metric.
 
     Args:
         table: A `Table`.
-        search_metric: A metric name, or `None` for the default.
+        search_metric: A metric name, a list of names, or `None` for the
+            default.
         report_metric: A metric name, or `None` for the default.
 
     Returns:
-        A tuple `(search_metric, report_metric)`.
+        A tuple `(search_metric, report_metric)`; `report_metric` is `None`
+        for several search metrics.
 
     Raises:
-        ValueError: If a metric is unknown, or there is no default.
+        ValueError: If a metric is unknown, there is no default, or a report
+            metric is given for several search metrics.
     """
+    if isinstance(search_metric, (list, tuple)):
+        search_metric, _ = check_search(table, search_metric)
+        if not isinstance(search_metric, str):
+            return search_metric, check_report(table, search_metric, report_metric, None)
     names = table.metric_names
     if search_metric is None:
         found = [name for name in SEARCH_METRICS if name in names]
@@ -65,21 +82,22 @@ def default_metrics(table, search_metric=None, report_metric=None):
     return search_metric, report_metric
 
 
-def _strategy_factories(table, strategies, baselines):
+def _strategy_factories(table, strategies, baselines, several):
     """Returns `{label: factory}` for names or a `{label: factory}` dict."""
     if isinstance(strategies, dict):
         factories = dict(strategies)
         for label, factory in factories.items():
             if isinstance(factory, str):
+                baselines_module.check_strategy(factory, several)
                 factories[label] = resolve_factory(table, factory)[1]
         if baselines:
-            for name in baselines_module.comparison_baselines():
+            for name in baselines_module.comparison_baselines(several):
                 factories.setdefault(
                     name,
                     baselines_module.oracle_factory(name, table.hyperparameters),
                 )
         return factories
-    names = baselines_module.comparison_strategies(strategies, baselines)
+    names = baselines_module.comparison_strategies(strategies, baselines, several)
     return {
         name: baselines_module.oracle_factory(name, table.hyperparameters)
         for name in names
@@ -110,6 +128,14 @@ def run_benchmark(
     KerasTuner's `kt_random` and `kt_bayesian`, and `optuna_tpe` when Optuna
     is installed, all from the same call.
 
+    Several search metrics (a list) make a multi-objective benchmark: each
+    strategy gets a list objective, each run is scored by the hypervolume
+    regret of its queries (`keras_nas.bench.pareto`), reported as the
+    result's `hv_regret` metric (a percentage, 0 at best), and the
+    baselines are our `random` search, and Optuna's `optuna_nsga2` and
+    `optuna_motpe` when Optuna is installed (KerasTuner's oracles cannot
+    score a list objective).
+
     Args:
         table: A `Table`, or the path of a CSV file for `Table.from_csv`.
         strategies: Strategy names, or a dict from label to a strategy name
@@ -117,13 +143,16 @@ def run_benchmark(
         budget: Queries per run.
         repeats: Seeds per strategy.
         seed: The first seed.
-        search_metric: The metric searched on (default: `val_acc`).
+        search_metric: The metric searched on (default: `val_acc`), or a
+            list of metrics.
         report_metric: The metric reported for the pick (default:
-            `test_acc`, else the search metric).
-        search_direction: `"max"` or `"min"`, inferred from the name if
-            `None`.
+            `test_acc`, else the search metric); `None` for several search
+            metrics.
+        search_direction: `"max"` or `"min"` (a list, for several search
+            metrics), inferred from the name if `None`.
         report_direction: `"max"` or `"min"`, inferred from the name if
-            `None`; gives the sign of the regret.
+            `None`; gives the sign of the regret. Unused for several search
+            metrics.
         baselines: Whether to add the baselines.
         missing: `"error"` or `"fail"`: see `run_oracle`.
         jobs: Processes running seeds in parallel (`1`: in this process).
@@ -154,18 +183,27 @@ def run_benchmark(
     search_metric, report_metric = default_metrics(
         table, search_metric, report_metric
     )
-    search_direction = check_direction(
-        "search_direction", search_direction or infer_direction(search_metric)
+    search_metric, search_direction = check_search(
+        table, search_metric, search_direction
     )
-    report_direction = check_direction(
-        "report_direction", report_direction or infer_direction(report_metric)
-    )
-    factories = _strategy_factories(table, strategies, baselines)
-    best_report, _ = table.best(report_metric, report_direction)
-    _, best_search_row = table.best(search_metric, search_direction)
-    best_search_report = table.lookup(table.architecture(best_search_row))[
-        report_metric
-    ]
+    several = not isinstance(search_metric, str)
+    factories = _strategy_factories(table, strategies, baselines, several)
+    scale = None
+    if several:
+        scale = HypervolumeScale.from_table(
+            table, [kt.Objective(*pair) for pair in zip(search_metric, search_direction)]
+        )
+        best_report = best_search_report = 0.0
+        report_direction = "min"
+    else:
+        report_direction = check_direction(
+            "report_direction", report_direction or infer_direction(report_metric)
+        )
+        best_report, _ = table.best(report_metric, report_direction)
+        _, best_search_row = table.best(search_metric, search_direction)
+        best_search_report = table.lookup(table.architecture(best_search_row))[
+            report_metric
+        ]
     settings = {
         "search_metric": search_metric,
         "report_metric": report_metric,
@@ -176,10 +214,11 @@ def run_benchmark(
     directory = tempfile.mkdtemp(prefix="keras-nas-bench-")
     saved = SavedRuns(results_dir, {
         **settings, "table": table.name, "rows": len(table), "budget": budget,
-    })
+    }, scale)
     try:
+        task_settings = {**settings, "scale": scale} if several else settings
         tasks = [
-            (label, factory, budget, seed + r, settings, directory)
+            (label, factory, budget, seed + r, task_settings, directory)
             for label, factory in factories.items()
             for r in range(repeats)
         ]
@@ -194,9 +233,11 @@ def run_benchmark(
         },
         table=table.name,
         rows=len(table),
-        search_metric=search_metric,
-        report_metric=report_metric,
-        search_direction=search_direction,
+        search_metric=",".join(search_metric) if several else search_metric,
+        report_metric=HV_REGRET if several else report_metric,
+        search_direction=(
+            ",".join(search_direction) if several else search_direction
+        ),
         report_direction=report_direction,
         budget=budget,
         repeats=repeats,
@@ -205,6 +246,7 @@ def run_benchmark(
         best_search_report=best_search_report,
         seconds=time.perf_counter() - start,
         command=command,
+        pareto=dataclasses.asdict(scale) if several else None,
     )
 
 

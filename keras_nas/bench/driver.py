@@ -17,6 +17,7 @@ import numpy as np
 from keras_nas import compat
 from keras_nas import validation
 from keras_nas.bench import baselines
+from keras_nas.bench.pareto import HypervolumeScale
 from keras_nas.bench.results import RunResult
 from keras_nas.bench.results import check_direction
 from keras_nas.bench.results import infer_direction
@@ -79,13 +80,76 @@ def _release(oracle):
     compat.release_oracle_locks(oracle)
 
 
+def check_search(table, search_metric, search_direction=None):
+    """The searched metrics and their directions, checked: one or several.
+
+    Args:
+        table: A `Table`.
+        search_metric: A metric name, or a list of names (several
+            objectives; a list of one is that one metric).
+        search_direction: For one metric `"max"` or `"min"`; for several a
+            list of them, one per metric; `None` (or a `None` entry) infers
+            a direction from the metric's name.
+
+    Returns:
+        A tuple `(search_metric, direction)`: two strings for one metric,
+        two lists for several.
+
+    Raises:
+        ValueError: If a metric is not the table's, a name repeats, or a
+            direction is invalid or does not match the metrics.
+    """
+    if isinstance(search_metric, str):
+        if isinstance(search_direction, (list, tuple)):
+            if len(search_direction) != 1:
+                _mismatch(search_metric, search_direction)
+            search_direction = search_direction[0]
+        table.check_metric(search_metric, "search_metric")
+        return search_metric, check_direction(
+            "search_direction", search_direction or infer_direction(search_metric)
+        )
+    names = list(search_metric) if isinstance(search_metric, (list, tuple)) else []
+    if not names or not all(isinstance(n, str) for n in names) or (
+        len(set(names)) != len(names)
+    ):
+        raise ValueError(
+            "Received an invalid value for `search_metric`, expected a metric "
+            "name or a list of distinct names. "
+            f"Received: search_metric={search_metric!r}"
+        )
+    if len(names) == 1:
+        return check_search(table, names[0], search_direction)
+    if search_direction is None:
+        search_direction = [None] * len(names)
+    if not isinstance(search_direction, (list, tuple)) or (
+        len(search_direction) != len(names)
+    ):
+        _mismatch(names, search_direction)
+    for name in names:
+        table.check_metric(name, "search_metric")
+    directions = [
+        check_direction("search_direction", d or infer_direction(n))
+        for n, d in zip(names, search_direction)
+    ]
+    return names, directions
+
+
+def _mismatch(search_metric, search_direction):
+    raise ValueError(
+        "Received an invalid value for `search_direction`, expected one "
+        "direction per search metric. Received: "
+        f"search_direction={search_direction!r} for "
+        f"search_metric={search_metric!r}"
+    )
+
+
 def run_oracle(
     table,
     make_oracle,
     budget,
     seed=0,
     search_metric="val_acc",
-    report_metric="test_acc",
+    report_metric=None,
     directory=None,
     search_direction=None,
     missing="error",
@@ -94,9 +158,13 @@ def run_oracle(
 
     The oracle is prepared as a tuner prepares it (project folder, the
     space's structure for keras-nas oracles, the space), then each query is
-    `create_trial`, a lookup, `update_trial` with the search metric only
+    `create_trial`, a lookup, `update_trial` with the search metrics only
     (the report metric stays hidden from the oracle) and `end_trial`. The
     run ends after `budget` queries or when the oracle stops.
+
+    With several search metrics the oracle gets a list objective, and the
+    run is scored by its hypervolume regret (see
+    `keras_nas.bench.pareto`) instead of a pick.
 
     Args:
         table: A `Table`.
@@ -104,12 +172,13 @@ def run_oracle(
             or a callable `(objective, max_trials, seed) -> keras_tuner.Oracle`.
         budget: Number of queries.
         seed: The oracle's seed.
-        search_metric: The metric the oracle optimises.
-        report_metric: The metric reported for its pick.
+        search_metric: The metric the oracle optimises, or a list of them.
+        report_metric: The metric reported for the pick of one search
+            metric (`None`: `test_acc`); none with several.
         directory: Folder for KerasTuner's trial files; a temporary folder,
             removed afterwards, when `None`.
-        search_direction: `"max"` or `"min"`; inferred from the metric's
-            name when `None`.
+        search_direction: `"max"` or `"min"` (a list of them, for several
+            metrics); inferred from the metric's name when `None`.
         missing: `"error"` to raise on a proposal the table lacks (or whose
             search metric is `nan`), `"fail"` to end that trial as failed.
 
@@ -122,11 +191,10 @@ def run_oracle(
     """
     budget = validation.check_positive_int("budget", budget)
     seed = validation.check_non_negative_int("seed", seed)
-    table.check_metric(search_metric, "search_metric")
-    table.check_metric(report_metric, "report_metric")
-    direction = check_direction(
-        "search_direction", search_direction or infer_direction(search_metric)
-    )
+    search_metric, direction = check_search(table, search_metric, search_direction)
+    report_metric = check_report(table, search_metric, report_metric, "test_acc")
+    if isinstance(make_oracle, str):
+        baselines.check_strategy(make_oracle, not isinstance(search_metric, str))
     missing = validation.check_one_of("missing", missing, MISSING_POLICIES)
     label, factory = resolve_factory(table, make_oracle)
     if directory is None:
@@ -139,8 +207,26 @@ def run_oracle(
                             missing)
 
 
+def check_report(table, search_metric, report_metric, default):
+    """The report metric of one search metric (`default` for `None`); none of several.
+
+    Raises:
+        ValueError: If the metric is not the table's, or one is given for
+            several search metrics (their runs report a hypervolume regret).
+    """
+    if isinstance(search_metric, str):
+        return table.check_metric(report_metric or default, "report_metric")
+    if report_metric is not None:
+        raise ValueError(
+            "Received an invalid value for `report_metric`, expected None: a "
+            "search of several metrics reports the hypervolume regret of its "
+            f"queries. Received: report_metric={report_metric!r}"
+        )
+    return None
+
+
 def run_from_factory(table, label, factory, budget, seed, search_metric,
-                     report_metric, directory, direction, missing):
+                     report_metric, directory, direction, missing, scale=None):
     """`run_oracle` on checked arguments and a resolved factory.
 
     Args:
@@ -150,17 +236,26 @@ def run_from_factory(table, label, factory, budget, seed, search_metric,
         factory: A callable `(objective, max_trials, seed) -> Oracle`.
         budget: Number of queries.
         seed: The oracle's seed.
-        search_metric: The metric the oracle optimises.
-        report_metric: The metric reported for its pick.
+        search_metric: The metric the oracle optimises, or a list of them.
+        report_metric: The metric reported for its pick (`None` for
+            several search metrics).
         directory: Folder for KerasTuner's trial files.
-        direction: The search metric's direction, `"max"` or `"min"`.
+        direction: The search metric's direction, `"max"` or `"min"` (a
+            list of them for several metrics).
         missing: `"error"` or `"fail"` (see `run_oracle`).
+        scale: For several search metrics, the table's `HypervolumeScale`
+            (measured here when `None`).
 
     Returns:
         A `RunResult`.
     """
     start, cpu_start = time.perf_counter(), time.process_time()
-    objective = kt.Objective(search_metric, direction=direction)
+    several = not isinstance(search_metric, str)
+    if several:
+        objective = [kt.Objective(n, d) for n, d in zip(search_metric, direction)]
+        scale = scale or HypervolumeScale.from_table(table, objective)
+    else:
+        objective = kt.Objective(search_metric, direction=direction)
     with _quiet():
         oracle = factory(objective=objective, max_trials=budget, seed=seed)
         try:
@@ -175,7 +270,8 @@ def run_from_factory(table, label, factory, budget, seed, search_metric,
         seed=seed,
         search=np.asarray(search, dtype=np.float64),
         report=np.asarray(report, dtype=np.float64),
-        curve=pick_curve(search, report, direction, budget),
+        curve=(scale.regret_curve(search, budget) if several
+               else pick_curve(search, report, direction, budget)),
         queries=len(search),
         repeated=repeated,
         seconds=time.perf_counter() - start,
@@ -193,6 +289,8 @@ def _drive(oracle, table, budget, search_metric, report_metric, directory,
     if missing == "fail":
         oracle.max_consecutive_failed_trials = budget + 1
     statuses = kt.engine.trial.TrialStatus
+    single = isinstance(search_metric, str)
+    names = [search_metric] if single else list(search_metric)
     search, report, seen, repeated = [], [], set(), 0
     while len(search) < budget:
         trial = oracle.create_trial(_TUNER_ID)
@@ -205,25 +303,26 @@ def _drive(oracle, table, budget, search_metric, report_metric, directory,
                 "expects RUNNING or STOPPED."
             )
         values = dict(trial.hyperparameters.values)
-        metrics = _lookup(table, values, search_metric, missing)
+        metrics = _lookup(table, values, names, missing)
         key = _repeat_key(table, values)
         repeated += key in seen
         seen.add(key)
         if metrics is None:
-            search.append(float("nan"))
-            report.append(float("nan"))
+            found = [float("nan")] * len(names)
             trial.status = statuses.FAILED
             trial.message = "The architecture is not in the table."
         else:
-            search.append(metrics[search_metric])
-            report.append(metrics[report_metric])
-            oracle.update_trial(trial.trial_id, {search_metric: search[-1]})
+            found = [metrics[name] for name in names]
+            oracle.update_trial(trial.trial_id, dict(zip(names, found)))
             trial.status = statuses.COMPLETED
+        search.append(found[0] if single else found)
+        if report_metric is not None:
+            report.append(float("nan") if metrics is None else metrics[report_metric])
         oracle.end_trial(trial)
     return search, report, repeated
 
 
-def _lookup(table, values, search_metric, missing):
+def _lookup(table, values, names, missing):
     try:
         metrics = table.lookup(values)
     except ArchitectureNotInTable as error:
@@ -233,10 +332,11 @@ def _lookup(table, values, search_metric, missing):
                 "failed trials."
             ) from None
         return None
-    if metrics[search_metric] != metrics[search_metric]:  # nan
+    lacking = [name for name in names if metrics[name] != metrics[name]]  # nan
+    if lacking:
         if missing == "error":
             raise ArchitectureNotInTable(
-                f"The architecture {table.key(values)} has no `{search_metric}` "
+                f"The architecture {table.key(values)} has no `{lacking[0]}` "
                 f"in {table.name}. Pass missing='fail' to count such proposals "
                 "as failed trials."
             )

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from keras_nas.bench.pareto import HypervolumeScale
 from keras_nas.bench.results import BenchmarkResult
 from keras_nas.bench.results import StrategyResult
 from keras_nas.bench.results import run_from_dict
@@ -30,7 +31,8 @@ def format_comparison(result, digits=3):
     query (best report metric in the table minus the pick's); the difference
     of the mean with our `random` search and whether it exceeds random's
     standard error; the mean number of repeated queries per run; the wall
-    time of all seeds.
+    time of all seeds. With several search metrics the mean is that of the
+    hypervolume regret after the last query, and there is no pick regret.
 
     Args:
         result: A `BenchmarkResult`.
@@ -42,20 +44,38 @@ def format_comparison(result, digits=3):
     lines = []
     if result.command:
         lines.append(f"$ {result.command}")
-    lines.append(
-        f"table {result.table}: {result.rows} architectures; best "
-        f"{result.report_metric} {_fmt(result.best_report, digits)}, "
-        f"{result.report_metric} of the best {result.search_metric} "
-        f"{_fmt(result.best_search_report, digits)}"
-    )
-    lines.append(
-        f"search on {result.search_metric} ({result.search_direction}), report "
-        f"{result.report_metric} of the pick; {result.budget} queries, "
-        f"{result.repeats} seeds ({result.seed}..{result.seed + result.repeats - 1})"
-    )
+    seeds = (f"{result.budget} queries, {result.repeats} seeds "
+             f"({result.seed}..{result.seed + result.repeats - 1})")
+    several = result.pareto is not None
+    if several:
+        searched = ", ".join(
+            f"{name} ({direction})" for name, direction in
+            zip(result.pareto["names"], result.pareto["directions"])
+        )
+        lines.append(
+            f"table {result.table}: {result.rows} architectures; Pareto front "
+            f"of {searched}: {result.pareto['front_size']} architectures"
+        )
+        lines.append(
+            f"search on {searched}, report the hypervolume regret (%) of the "
+            f"queried architectures; {seeds}"
+        )
+    else:
+        lines.append(
+            f"table {result.table}: {result.rows} architectures; best "
+            f"{result.report_metric} {_fmt(result.best_report, digits)}, "
+            f"{result.report_metric} of the best {result.search_metric} "
+            f"{_fmt(result.best_search_report, digits)}"
+        )
+        lines.append(
+            f"search on {result.search_metric} ({result.search_direction}), "
+            f"report {result.report_metric} of the pick; {seeds}"
+        )
     reference = result.strategies.get(REFERENCE)
     header = ["strategy", "seeds", f"{result.report_metric} mean ± std", "SE",
               "regret", f"vs {REFERENCE}", "> SE", "repeats", "seconds", "cpu s"]
+    if several:
+        header.remove("regret")
     rows = []
     for strategy in result.ranked():
         diff = beyond = "-"
@@ -68,7 +88,7 @@ def format_comparison(result, digits=3):
             str(len(strategy.runs)),
             f"{_fmt(strategy.mean, digits)} ± {_fmt(strategy.std, digits)}",
             _fmt(strategy.sem, digits),
-            _fmt(strategy.final_regret, digits),
+            *([] if several else [_fmt(strategy.final_regret, digits)]),
             diff,
             beyond,
             f"{strategy.repeated:.1f}",
@@ -85,12 +105,23 @@ def format_comparison(result, digits=3):
     lines.append(line(header))
     lines.append(line(["-" * width for width in widths]))
     lines.extend(line(row) for row in rows)
+    if several:
+        measure = (
+            f"{result.report_metric}: 100 x (1 - hypervolume of the queried "
+            "architectures / hypervolume of the table's Pareto front) after "
+            f"{result.budget} queries, each objective normalised to [0, 1] "
+            "over the table and minimised, reference point "
+            f"{result.pareto['reference']}"
+        )
+    else:
+        measure = (
+            f"regret: best {result.report_metric} in the table minus the "
+            f"pick's, mean after {result.budget} queries"
+        )
     lines.append(
-        f"regret: best {result.report_metric} in the table minus the pick's, "
-        f"mean after {result.budget} queries; > SE: |mean - {REFERENCE}'s mean| "
-        f"exceeds {REFERENCE}'s standard error; repeats: queries of an "
-        "architecture already queried, per run; seconds, cpu s: wall and "
-        "processor time of all seeds."
+        f"{measure}; > SE: |mean - {REFERENCE}'s mean| exceeds {REFERENCE}'s "
+        "standard error; repeats: queries of an architecture already queried, "
+        "per run; seconds, cpu s: wall and processor time of all seeds."
     )
     return "\n".join(lines) + "\n"
 
@@ -118,6 +149,7 @@ def to_dict(result):
         "best_report": number(result.best_report),
         "best_search_report": number(result.best_search_report),
         "seconds": result.seconds,
+        "pareto": result.pareto,
         "strategies": {
             name: {
                 "seeds": strategy.seeds,
@@ -144,9 +176,12 @@ def from_dict(data):
     """Rebuilds a `BenchmarkResult` from `to_dict`'s output (or its JSON)."""
 
     strategies = {}
+    pareto = data.get("pareto")
+    scale = HypervolumeScale(**pareto) if pareto else None
     for name, entry in data["strategies"].items():
         runs = [
-            run_from_dict(name, run, data["search_direction"], data["budget"])
+            run_from_dict(name, run, data["search_direction"], data["budget"],
+                          scale)
             for run in entry["runs"]
         ]
         strategies[name] = StrategyResult(
@@ -156,7 +191,7 @@ def from_dict(data):
         "table", "rows", "search_metric", "report_metric", "search_direction",
         "report_direction", "budget", "repeats", "seed", "best_report",
         "best_search_report", "seconds", "command")}
-    return BenchmarkResult(strategies=strategies, **fields)
+    return BenchmarkResult(strategies=strategies, pareto=pareto, **fields)
 
 
 def read_json(path):
@@ -188,7 +223,8 @@ def save_regret_plot(result, path, title=None):
     The y axis is logarithmic (symmetric-log when a regret reaches 0); the
     shaded band is one standard error of the mean over seeds. A dashed line
     marks the regret of a perfect search, which picks the table's best
-    architecture by the search metric.
+    architecture by the search metric. With several search metrics the
+    curves are the hypervolume regret, whose perfect search has none.
 
     Args:
         result: A `BenchmarkResult`.
@@ -236,12 +272,13 @@ def save_regret_plot(result, path, title=None):
     floor = result.best_report - result.best_search_report
     if result.report_direction == "min":
         floor = -floor
-    if floor > 0 or not log:
+    if result.pareto is None and (floor > 0 or not log):
         # A perfect search picks the best search metric: its regret remains.
         axes.axhline(floor, color="gray", linestyle="--", linewidth=1,
                      label=f"perfect search (best {result.search_metric})")
     axes.set_xlabel("queries")
-    axes.set_ylabel(f"regret of the pick's {result.report_metric}")
+    axes.set_ylabel("hypervolume regret (%)" if result.pareto is not None
+                    else f"regret of the pick's {result.report_metric}")
     axes.set_title(title or (
         f"{os.path.basename(result.table)}: search {result.search_metric}, "
         f"report {result.report_metric} ({result.repeats} seeds, ± SE)"

@@ -70,10 +70,14 @@ class RunResult:
     Attributes:
         strategy: The strategy's name.
         seed: The seed of the run.
-        search: The search metric of each query (`nan` where it failed).
-        report: The report metric of each query.
+        search: The search metric of each query (`nan` where it failed); a
+            row of values per query for several search metrics.
+        report: The report metric of each query (empty for several search
+            metrics).
         curve: The report metric of the pick after each query, padded to
-            the budget with the last pick when the oracle stopped early.
+            the budget with the last pick when the oracle stopped early;
+            for several search metrics, the hypervolume regret (see
+            `keras_nas.bench.pareto`).
         queries: Number of queries made (below the budget if the oracle
             stopped).
         repeated: Queries of an architecture already queried in the run.
@@ -94,7 +98,7 @@ class RunResult:
 
     @property
     def pick(self):
-        """The report metric of the final pick."""
+        """The report metric of the final pick (or the final regret)."""
         return float(self.curve[-1]) if len(self.curve) else math.nan
 
 
@@ -226,6 +230,12 @@ class BenchmarkResult:
             by the search metric (what a perfect search would report).
         seconds: Wall time of the whole benchmark.
         command: The command line that produced it, if any.
+        pareto: For several search metrics, the fields of the table's
+            `HypervolumeScale` (objectives, ranges, front size and
+            hypervolume, reference); `None` for one. Then `search_metric`
+            and `search_direction` join the metrics' names and directions
+            with commas, `report_metric` is `"hv_regret"` (minimised, 0 at
+            best), and the picks are each run's final regret.
     """
 
     strategies: dict
@@ -242,6 +252,7 @@ class BenchmarkResult:
     best_search_report: float
     seconds: float = 0.0
     command: str | None = None
+    pareto: dict | None = None
 
     def __getitem__(self, name):
         return self.strategies[name]
@@ -260,12 +271,20 @@ def _number(value):
     return None if math.isnan(value) else float(value)
 
 
+def _numbers(array):
+    """Nested lists of floats, `None` for `nan`, of an array of any rank."""
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim > 1:
+        return [_numbers(row) for row in array]
+    return [_number(v) for v in array]
+
+
 def run_to_dict(run):
     """A JSON-safe dict of one `RunResult` (its curve is recomputed on load)."""
     return {
         "seed": run.seed,
-        "search": [_number(v) for v in np.asarray(run.search, dtype=np.float64)],
-        "report": [_number(v) for v in np.asarray(run.report, dtype=np.float64)],
+        "search": _numbers(run.search),
+        "report": _numbers(run.report),
         "queries": run.queries,
         "repeated": run.repeated,
         "seconds": run.seconds,
@@ -273,20 +292,31 @@ def run_to_dict(run):
     }
 
 
-def run_from_dict(strategy, data, search_direction, budget):
-    """Rebuilds a `RunResult` from `run_to_dict`'s output."""
+def run_from_dict(strategy, data, search_direction, budget, scale=None):
+    """Rebuilds a `RunResult` from `run_to_dict`'s output.
+
+    Args:
+        strategy: The strategy's name.
+        data: The dict.
+        search_direction: The search metric's direction (one metric).
+        budget: The benchmark's budget.
+        scale: The `HypervolumeScale` of several search metrics, else `None`.
+    """
 
     def array(values):
-        return np.array([math.nan if v is None else v for v in values],
-                        dtype=np.float64)
+        return np.array(values, dtype=np.float64)  # None becomes nan
 
     search, report = array(data["search"]), array(data["report"])
+    if scale is None:
+        curve = pick_curve(search, report, search_direction, budget)
+    else:
+        curve = scale.regret_curve(search, budget)
     return RunResult(
         strategy=strategy,
         seed=data["seed"],
         search=search,
         report=report,
-        curve=pick_curve(search, report, search_direction, budget),
+        curve=curve,
         queries=data["queries"],
         repeated=data["repeated"],
         seconds=data["seconds"],

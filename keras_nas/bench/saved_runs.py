@@ -16,11 +16,14 @@ class SavedRuns:
         settings: What a run depends on besides its strategy and seed
             (table, budget, metrics, ...); a saved run with other settings
             is refused rather than mixed in.
+        scale: The table's `HypervolumeScale` for several search metrics
+            (it scores the loaded runs), else `None`.
     """
 
-    def __init__(self, folder, settings):
+    def __init__(self, folder, settings, scale=None):
         self.folder = folder
         self.settings = settings
+        self.scale = scale
         if folder is not None:
             os.makedirs(folder, exist_ok=True)
 
@@ -52,7 +55,7 @@ class SavedRuns:
             )
         return run_from_dict(
             strategy, data["run"], self.settings["direction"],
-            self.settings["budget"],
+            self.settings["budget"], self.scale,
         )
 
     def save(self, run):

@@ -9,6 +9,7 @@ from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
 from keras_nas.oracles.neat import NEATOracle
+from keras_nas.oracles.nsga2 import NSGA2Oracle
 from keras_nas.oracles.population import PopulationOracle
 from keras_nas.oracles.q_learning import QLearningOracle
 from keras_nas.oracles.random_search import RandomSearchOracle

@@ -11,9 +11,13 @@ from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.files import write_json_atomically
+from keras_nas.objectives import pareto
 
 _EXHAUSTIVE_LIMIT = 200_000
 _ATTEMPTS = 50
+
+SCALARISATION_RHO = 0.05
+"""Weight of the sum term in ParEGO's augmented Chebyshev scalarisation."""
 
 
 class NASOracle(kt.Oracle):
@@ -31,9 +35,25 @@ class NASOracle(kt.Oracle):
     squares the two where a crash fell between them, so a search killed at
     any moment resumes without losing or rerunning a finished trial.
 
+    Several objectives (a list objective, which KerasTuner turns into a
+    `MultiObjective`): every trial reports each objective's own metric, and
+    `objective_values` reads them (never KerasTuner's `multi_objective`
+    sum, which no trial reports). A strategy that ranks by one number sees,
+    through `fitness`, a random scalarisation drawn for each proposal,
+    after ParEGO (Knowles, IEEE TEVC 2006): the augmented Chebyshev
+    function `max_j(w_j f_j) + 0.05 * sum_j(w_j f_j)` of the objectives
+    turned to minimisation and normalised to [0, 1] over the completed
+    trials, with weights `w` drawn uniformly from the simplex (ParEGO draws
+    them from a lattice on it). Each proposal so aims at one region of the
+    Pareto front, and the proposals together at all of it. The weights
+    come from a generator of their own, so strategies that never ask for a
+    fitness (random, grid) propose what they propose for one objective.
+    `get_pareto_front()` returns the completed trials on the front. With a
+    single objective nothing of this applies: fitness is the score.
+
     Args:
-        objective: Name of the metric to optimise, or a
-            `keras_tuner.Objective`.
+        objective: Name of the metric to optimise, a
+            `keras_tuner.Objective`, or a list of them (several objectives).
         max_trials: Number of trials to run at most.
         seed: Random seed.
         hyperparameters: Optional `keras_tuner.HyperParameters` to declare
@@ -62,6 +82,8 @@ class NASOracle(kt.Oracle):
             self.seed = seed
             compat.set_seed_state(self, seed)
         self.rng = np.random.default_rng(self.seed)
+        self.weights_rng = np.random.default_rng([self.seed, 1])
+        self._scalarisation = None
         self.structure = None
         self._encoding = None
         self._encoded_size = None
@@ -171,6 +193,8 @@ class NASOracle(kt.Oracle):
         """
 
     def populate_space(self, trial_id):
+        if self.multi_objective:
+            self._draw_scalarisation()
         self._absorb_results()
         values = self.propose(trial_id)
         if values is None:
@@ -181,10 +205,109 @@ class NASOracle(kt.Oracle):
         """Whether no trial so far has used these values."""
         return not compat.is_duplicate(self, values)
 
+    @property
+    def objectives(self):
+        """The single `keras_tuner.Objective`s searched: one, or a list's."""
+        return compat.single_objectives(self.objective)
+
+    @property
+    def multi_objective(self):
+        """Whether the objective is a list (KerasTuner's `MultiObjective`)."""
+        return compat.is_multi_objective(self.objective)
+
+    def objective_values(self, trial_id):
+        """Each objective's value in a trial, in the objectives' order.
+
+        Returns:
+            A float array, or `None` if the trial lacks a finite value of
+            one of them (see `keras_nas.objectives.pareto.trial_values`).
+        """
+        return pareto.trial_values(self.trials[trial_id], self.objectives)
+
+    def score_trial(self, trial):
+        """Scores a completed trial; a list objective by its own metrics.
+
+        One objective: KerasTuner's score, the best value of its metric.
+        Several: the score is KerasTuner's `MultiObjective` value (the sum
+        of the minimised objectives minus the sum of the maximised ones,
+        each at its best, see `objective_values`), computed from each
+        objective's own metric, so that KerasTuner's displays and
+        `get_best_trials` work; no keras-nas strategy reads it. The best
+        step is the first objective's.
+        """
+        if not self.multi_objective:
+            super().score_trial(trial)
+            return
+        values = pareto.trial_values(trial, self.objectives)
+        if values is None:
+            trial.score, trial.best_step = math.nan, None
+            return
+        signs = [1.0 if o.direction == "min" else -1.0 for o in self.objectives]
+        trial.score = float(np.dot(signs, values))
+        history = trial.metrics.get_history(self.objectives[0].name)
+        best = values[0]
+        trial.best_step = next(o.step for o in history if o.mean() == best)
+
     def fitness(self, trial_id):
-        """The trial's score, signed so that higher is always better."""
-        score = self.trials[trial_id].score
-        return score if self.objective.direction == "max" else -score
+        """How good a trial is, a number where higher is always better.
+
+        One objective: the trial's score, signed by the direction. Several:
+        minus the ParEGO scalarisation drawn for the current proposal (see
+        the class docstring), which is only comparable within a proposal.
+        """
+        if not self.multi_objective:
+            score = self.trials[trial_id].score
+            return score if self.objective.direction == "max" else -score
+        if self._scalarisation is None:  # Outside a proposal: equal weights.
+            count = len(self.objectives)
+            self._scalarisation = self._scalarisation_for(np.full(count, 1 / count))
+        weights, low, spread = self._scalarisation
+        costs = pareto.minimisation(self.objective_values(trial_id), self.objectives)
+        weighted = weights * (costs[0] - low) / spread
+        return -float(weighted.max() + SCALARISATION_RHO * weighted.sum())
+
+    def _draw_scalarisation(self):
+        """Draws the scalarisation of a proposal (`fitness`)."""
+        weights = self.weights_rng.dirichlet(np.ones(len(self.objectives)))
+        self._scalarisation = self._scalarisation_for(weights)
+
+    def _scalarisation_for(self, weights):
+        """Weights, with the lower bound and range of each objective to minimise.
+
+        The bounds are those of the completed trials.
+        """
+        points = [
+            v for v in map(self.objective_values, self.completed()) if v is not None
+        ]
+        if points:
+            costs = pareto.minimisation(points, self.objectives)
+            low, high = costs.min(axis=0), costs.max(axis=0)
+        else:
+            low = high = np.zeros(len(weights))
+        return weights, low, np.where(high > low, high - low, 1.0)
+
+    def completed(self):
+        """The ids of the completed trials, in the order they ended."""
+        status = kt.engine.trial.TrialStatus.COMPLETED
+        return [t for t in self.end_order if self.trials[t].status == status]
+
+    def learnt(self):
+        """The completed trials `on_result` has taken in, in the order it did."""
+        return [
+            t for t in self.end_order[: self._absorbed] if self._usable(t)
+        ]
+
+    def get_pareto_front(self):
+        """The completed trials no other completed trial dominates.
+
+        With one objective, the trials of the best score. See
+        `keras_nas.objectives.pareto.pareto_front`.
+
+        Returns:
+            A list of `keras_tuner.engine.trial.Trial`, in the order they
+            were created.
+        """
+        return pareto.pareto_front(self.trials.values(), self.objectives)
 
     def vector(self, trial_id):
         """The encoding vector of a trial's architecture."""
@@ -231,13 +354,18 @@ class NASOracle(kt.Oracle):
             return None
         return untried[int(self.rng.integers(len(untried)))]
 
+    def _usable(self, trial_id):
+        """Whether a trial is completed with a finite score."""
+        trial = self.trials[trial_id]
+        completed = trial.status == kt.engine.trial.TrialStatus.COMPLETED
+        return completed and trial.score is not None and math.isfinite(trial.score)
+
     def _absorb_results(self):
-        for trial_id in self.end_order[self._absorbed :]:
-            trial = self.trials[trial_id]
-            completed = trial.status == kt.engine.trial.TrialStatus.COMPLETED
-            if completed and trial.score is not None and math.isfinite(trial.score):
+        while self._absorbed < len(self.end_order):
+            trial_id = self.end_order[self._absorbed]
+            if self._usable(trial_id):
                 self.on_result(trial_id)
-        self._absorbed = len(self.end_order)
+            self._absorbed += 1
 
     def save(self):
         write_json_atomically(compat.oracle_file(self), self.get_state())
@@ -291,6 +419,8 @@ class NASOracle(kt.Oracle):
         state = super().get_state()
         state["rng_state"] = self.rng.bit_generator.state
         state["absorbed"] = self._absorbed
+        if self.multi_objective:
+            state["weights_rng_state"] = self.weights_rng.bit_generator.state
         return state
 
     def set_state(self, state):
@@ -298,3 +428,7 @@ class NASOracle(kt.Oracle):
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng_state"]
         self._absorbed = state["absorbed"]
+        if self.multi_objective:
+            self.weights_rng = np.random.default_rng()
+            self.weights_rng.bit_generator.state = state["weights_rng_state"]
+        self._scalarisation = None

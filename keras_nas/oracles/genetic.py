@@ -10,6 +10,49 @@ CROSSOVERS = {
 }
 
 
+def check_variation(crossover, crossover_rate, mutation_rate):
+    """Checks a genetic algorithm's variation settings (see `vary`).
+
+    Returns:
+        The tuple `(crossover, crossover_rate, mutation_rate)`.
+
+    Raises:
+        ValueError: Naming the argument, if one is invalid.
+    """
+    crossover = validation.check_one_of("crossover", crossover, CROSSOVERS)
+    crossover_rate = validation.check_probability("crossover_rate", crossover_rate)
+    if mutation_rate is not None:
+        validation.check_probability("mutation_rate", mutation_rate)
+    return crossover, crossover_rate, mutation_rate
+
+
+def vary(encoding, select, rng, crossover, crossover_rate, mutation_rate):
+    """A child: a crossover of two selected parents, or a copy, then mutated.
+
+    Args:
+        encoding: The `ArchitectureEncoding`.
+        select: A callable returning a parent's vector (called once, or
+            twice for a crossover).
+        rng: A `numpy.random.Generator`.
+        crossover: A name of `CROSSOVERS`.
+        crossover_rate: Probability of a crossover.
+        mutation_rate: Probability that each active decision changes;
+            `None` for one over the number of active decisions.
+
+    Returns:
+        The child's canonical vector.
+    """
+    first = select()
+    if rng.random() < crossover_rate:
+        child = CROSSOVERS[crossover](encoding, first, select(), rng)
+    else:
+        child = first
+    rate = mutation_rate
+    if rate is None:
+        rate = 1.0 / max(1, int(encoding.active_mask(child).sum()))
+    return operators.uniform_mutation(encoding, child, rng, rate)
+
+
 class GeneticOracle(PopulationOracle):
     """Tournament selection, crossover, mutation and elitism, by generation.
 
@@ -68,13 +111,9 @@ class GeneticOracle(PopulationOracle):
         self.tournament_size = validation.check_positive_int(
             "tournament_size", tournament_size
         )
-        self.crossover = validation.check_one_of("crossover", crossover, CROSSOVERS)
-        self.crossover_rate = validation.check_probability(
-            "crossover_rate", crossover_rate
+        self.crossover, self.crossover_rate, self.mutation_rate = check_variation(
+            crossover, crossover_rate, mutation_rate
         )
-        if mutation_rate is not None:
-            validation.check_probability("mutation_rate", mutation_rate)
-        self.mutation_rate = mutation_rate
         if elitism is None:
             elitism = min(2, self.population_size - 1)
         if (
@@ -109,17 +148,8 @@ class GeneticOracle(PopulationOracle):
     def breed(self):
         if len(self.population) < self.population_size:
             return None
-        first = self._select()
-        if self.rng.random() < self.crossover_rate:
-            child = CROSSOVERS[self.crossover](
-                self.encoding, first, self._select(), self.rng
-            )
-        else:
-            child = first
-        rate = self.mutation_rate
-        if rate is None:
-            rate = 1.0 / max(1, int(self.encoding.active_mask(child).sum()))
-        return operators.uniform_mutation(self.encoding, child, self.rng, rate)
+        return vary(self.encoding, self._select, self.rng, self.crossover,
+                    self.crossover_rate, self.mutation_rate)
 
     def _select(self):
         fitnesses = [self.fitness(t) for t in self.population]

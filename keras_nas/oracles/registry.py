@@ -9,6 +9,7 @@ from keras_nas.oracles.dls import DLSOracle
 from keras_nas.oracles.genetic import GeneticOracle
 from keras_nas.oracles.grid_search import GridSearchOracle
 from keras_nas.oracles.neat import NEATOracle
+from keras_nas.oracles.nsga2 import NSGA2Oracle
 from keras_nas.oracles.q_learning import QLearningOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
 from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
@@ -20,6 +21,7 @@ STRATEGIES = {
     "evolution": RegularizedEvolutionOracle,
     "genetic": GeneticOracle,
     "neat": NEATOracle,
+    "nsga2": NSGA2Oracle,
     "dls": DLSOracle,
     "reinforce": ReinforceOracle,
     "q_learning": QLearningOracle,

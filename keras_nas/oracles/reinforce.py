@@ -332,6 +332,8 @@ class ReinforceOracle(ControllerOracle):
         return quantile_rank(fitness, self.rewarded)
 
     def on_result(self, trial_id):
+        if self.multi_objective:  # Rank among earlier results, scalarised alike.
+            self.rewarded = [float(self.fitness(t)) for t in self.learnt()]
         fitness = float(self.fitness(trial_id))
         reward = self.reward(fitness)
         self.rewarded.append(fitness)
