@@ -193,6 +193,7 @@ def run_benchmark(
         scale = HypervolumeScale.from_table(
             table, [kt.Objective(*pair) for pair in zip(search_metric, search_direction)]
         )
+        # Each run's curve is its regret already: the best is 0, minimised.
         best_report = best_search_report = 0.0
         report_direction = "min"
     else:
