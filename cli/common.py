@@ -53,3 +53,10 @@ def echo_export(path):
         f"{key} {metrics[key]:.4f}" for key in keys if key in metrics
     )
     click.echo(f"Exported the best model to {path} ({figures}).")
+
+
+def split_list(value):
+    """The names of a comma-separated option (or a config file's list)."""
+    if isinstance(value, (list, tuple)):
+        return [str(item).strip() for item in value if str(item).strip()]
+    return [item.strip() for item in (value or "").split(",") if item.strip()]

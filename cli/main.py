@@ -8,6 +8,7 @@ import click
 from keras_nas_cli.bench_command import bench
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.common import split_list
 from keras_nas_cli.run_command import run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -40,10 +41,14 @@ def app():
 @click.argument("run_dir", type=click.Path())
 @click.option("--top", default=10, show_default=True, type=int,
               help="Rows of the leaderboard.")
-def show(run_dir, top):
-    """Show the leaderboard and best architecture of RUN_DIR."""
+@click.option("--columns", default="",
+              help=("Further metrics to show, comma-separated: val_f1, "
+                    "val_precision, val_recall, val_auc, flops, latency_ms, "
+                    "throughput, model_bytes, train_seconds_per_epoch, ..."))
+def show(run_dir, top, columns):
+    """Show the leaderboard (Pareto fronts for several objectives) of RUN_DIR."""
     run_directory = _open_run(run_dir)
-    click.echo(run_directory.format_leaderboard(top))
+    click.echo(run_directory.format_leaderboard(top, split_list(columns)))
     rows = run_directory.leaderboard(1)
     if rows:
         click.echo("Best architecture:")
@@ -55,16 +60,24 @@ def show(run_dir, top):
 @click.option("--out", required=True, type=click.Path(),
               help="Folder to write the SavedModel to.")
 @click.option("--overwrite", is_flag=True, help="Replace a previous export.")
-def export(run_dir, out, overwrite):
-    """Export the best model of RUN_DIR as a SavedModel."""
+@click.option("--select", "rule", default=None,
+              help=("Which trial: 'val_accuracy, latency_ms<=5' takes the best "
+                    "val_accuracy among those with latency_ms at most 5 "
+                    "[default: the best by the first objective]."))
+def export(run_dir, out, overwrite, rule):
+    """Export the best (or selected) model of RUN_DIR as a SavedModel."""
     run_directory = _open_run(run_dir)
     from keras_nas.runs import export_trial
 
     try:
-        trial = run_directory.best_trial()
+        trial, reason = run_directory.select(rule)
         model = run_directory.load_model(trial)
+    except ValueError as error:
+        raise click.BadParameter(" ".join(str(error).split()),
+                                 param_hint="--select") from None
     except RuntimeError as error:
         raise click.UsageError(str(error)) from None
+    click.echo(f"Selected {reason}")
     x_test = y_test = None
     if run_directory.dataset is not None:
         from keras_nas.datasets import load_dataset
@@ -88,6 +101,7 @@ def export(run_dir, out, overwrite):
             y_test=y_test,
             overwrite=overwrite,
             task=run_directory.task,
+            selection={"rule": rule, "reason": reason},
         )
     except (FileExistsError, ValueError) as error:
         raise click.UsageError(str(error)) from None

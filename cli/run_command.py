@@ -13,12 +13,15 @@ from click.core import ParameterSource
 from keras_nas_cli.common import check_choice
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.common import split_list
 from keras_nas_cli.config_file import ConfigError
 from keras_nas_cli.config_file import load_config
 from keras_nas_cli.config_file import split_named
 
 TASKS = ("auto", "multiclass", "binary", "regression")
-_POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers")
+_POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers",
+             "max_params", "max_flops", "max_model_bytes")
+_BUDGETS = ("max_params", "max_flops", "max_latency_ms", "max_model_bytes")
 
 
 class StrategyOption(click.Option):
@@ -57,9 +60,24 @@ class StrategyOption(click.Option):
                     "regression."))
 @click.option("--objective", default=None,
               help=("Metric to optimise [default: val_accuracy for "
-                    "classification, val_loss for regression]; also loss, "
-                    "accuracy, or val_mae, val_rmse, val_r2 and their "
-                    "training forms for regression."))
+                    "classification, val_loss for regression]: the task's "
+                    "metrics (val_f1, val_precision, val_recall, val_auc for "
+                    "binary; val_mae, val_rmse, val_r2 for regression) or a "
+                    "cost (params, flops, latency_ms, throughput, model_bytes, "
+                    "train_seconds_per_epoch). Several, comma-separated "
+                    "(val_accuracy,latency_ms), search their Pareto front."))
+@click.option("--select", default=None,
+              help=("Which trial to export: 'val_accuracy, latency_ms<=5' "
+                    "takes the best val_accuracy with latency_ms at most 5 "
+                    "[default: the best by the first objective]."))
+@click.option("--max-params", default=None, type=int,
+              help="Do not train architectures with more parameters.")
+@click.option("--max-flops", default=None, type=int,
+              help="Do not train architectures with more multiply-adds per inference.")
+@click.option("--max-latency-ms", default=None, type=float,
+              help="Do not train architectures slower than this (ms, batch 1, this machine).")
+@click.option("--max-model-bytes", default=None, type=int,
+              help="Do not train architectures whose saved weights are larger.")
 @click.option("--directory", default="runs", show_default=True,
               help="Folder holding runs.")
 @click.option("--name", default=None,
@@ -117,10 +135,24 @@ def run(ctx, config_path, overwrite, **options):
             param_hint="--task" if "`task`" in str(error) else "--dataset",
         ) from None
     try:
-        objective = data.task.objective(settings["objective"])
+        objectives = [
+            data.task.objective(n) for n in split_list(settings["objective"]) or [None]
+        ]
     except ValueError as error:
         raise click.BadParameter(" ".join(str(error).split()),
                                  param_hint="--objective") from None
+    objective = objectives[0] if len(objectives) == 1 else objectives
+    try:
+        kn.objectives.parse_rule(settings["select"], objectives)
+    except ValueError as error:
+        raise click.BadParameter(" ".join(str(error).split()),
+                                 param_hint="--select") from None
+    latency_limit = settings["max_latency_ms"]
+    if latency_limit is not None and not latency_limit > 0:
+        raise click.BadParameter(
+            f"expected a positive number, received {latency_limit}.",
+            param_hint="--max-latency-ms",
+        )
     try:
         search_space = kn.spaces.get_space(
             space_name, data.input_shape, task=data.task, **space_options
@@ -158,6 +190,7 @@ def run(ctx, config_path, overwrite, **options):
                 time_limit=time_limit,
                 max_consecutive_failures=settings["max_failures"],
                 trial_process=settings["trial_process"],
+                **{key: settings[key] for key in _BUDGETS},
             )
     except ValueError as error:
         if not existing:
@@ -190,6 +223,8 @@ def run(ctx, config_path, overwrite, **options):
             f"{error} The finished trials are kept: fix the cause and pass "
             "--resume to continue."
         ) from None
+    except failures.InfeasibleBudgetError as error:
+        raise click.ClickException(str(error)) from None
     if role == "worker":
         return
     tuner.results_summary()
@@ -199,9 +234,13 @@ def run(ctx, config_path, overwrite, **options):
             x_test=data.x_test,
             y_test=data.y_test,
             overwrite=True,
+            select=settings["select"],
         )
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
+    except ValueError as error:
+        raise click.ClickException(" ".join(str(error).split())) from None
+    click.echo(f"Selected {tuner.selection}")
     echo_export(path)
 
 

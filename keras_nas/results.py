@@ -1,37 +1,52 @@
 """Leaderboards of a search's trials."""
 
+import numpy as np
+
+from keras_nas import compat
 from keras_nas.engine.progress import format_architecture
+from keras_nas.objectives import costs
+from keras_nas.objectives import pareto
 
 
-def task_columns(task, objective):
-    """The task's validation figures a leaderboard shows beside the objective.
+def task_columns(task, objective, extra=()):
+    """The figures a leaderboard shows beside the (first) objective.
 
-    Regression shows `val_loss`, `val_mae`, `val_rmse` and `val_r2`, less
-    the objective; classification shows `val_accuracy` and `val_loss` only
-    when the objective is neither (so a classification leaderboard keeps
-    its one score column).
+    The other objectives of a list objective; for regression `val_loss`,
+    `val_mae`, `val_rmse` and `val_r2`; for classification `val_accuracy`
+    and `val_loss` only when the objective is a figure of neither (so a
+    classification leaderboard keeps its one score column); then `extra`,
+    the columns asked for. The objective itself is never repeated.
 
     Args:
         task: A `keras_nas.tasks.Task`, or `None` for a custom space.
-        objective: The search's `keras_tuner.Objective`.
+        objective: The search's `keras_tuner.Objective` (or list objective).
+        extra: Further metric names (`val_f1`, `latency_ms`, ...).
 
     Returns:
         A list of metric names.
     """
-    if task is None:
-        return []
-    names = [f"val_{name}" for name in ("loss", *task.metric_names)]
-    if task.is_classification and objective.name in names:
-        return []
-    return [name for name in names if name != objective.name]
+    objectives = [o.name for o in compat.single_objectives(objective)]
+    names = list(objectives[1:])
+    if task is not None:
+        figures = ["val_loss", "val_accuracy"] if task.is_classification else [
+            f"val_{name}" for name in ("loss", *task.metric_names)
+        ]
+        if not (task.is_classification and objectives[0] in figures):
+            names += figures
+    names += list(extra)
+    return [n for n in dict.fromkeys(names) if n != objectives[0] and n != "params"]
 
 
 def leaderboard(trials, objective, describe, num_trials=10, columns=()):
-    """Ranks completed trials by the objective.
+    """Ranks completed trials by the objective, or by Pareto front.
+
+    With several objectives (a list objective) the rows are the
+    non-dominated fronts in turn (`front` 0 is the Pareto front), each by
+    its first objective; `score` is then the first objective's value.
 
     Args:
         trials: Iterable of `keras_tuner.engine.trial.Trial`.
-        objective: The search's `keras_tuner.Objective`.
+        objective: The search's `keras_tuner.Objective` (or list objective).
         describe: Function from a trial's values to its description dict
             (`{"decisions": ..., "arch_str": ...}`).
         num_trials: How many rows at most.
@@ -39,11 +54,27 @@ def leaderboard(trials, objective, describe, num_trials=10, columns=()):
             `task_columns`).
 
     Returns:
-        A list of dicts (rank, trial_id, score, params, description and
-        `metrics`, the `columns` a trial has), best first.
+        A list of dicts (rank, trial_id, score, front, params, description
+        and `metrics`, the `columns` a trial has), best first; `front` is
+        `None` with one objective.
     """
+    objectives = compat.single_objectives(objective)
     completed = [t for t in trials if t.status == "COMPLETED"]
-    completed.sort(key=lambda t: t.score, reverse=objective.direction == "max")
+    fronts = {}
+    if len(objectives) > 1:
+        values = {t.trial_id: pareto.trial_values(t, objectives) for t in completed}
+        completed = [t for t in completed if values[t.trial_id] is not None]
+        if completed:
+            ranks = pareto.non_dominated_ranks(
+                np.array([values[t.trial_id] for t in completed]), objectives
+            )
+            fronts = {t.trial_id: int(r) for t, r in zip(completed, ranks)}
+        sign = 1.0 if objectives[0].direction == "max" else -1.0
+        scores = {t.trial_id: float(values[t.trial_id][0]) for t in completed}
+        completed.sort(key=lambda t: (fronts[t.trial_id], -sign * scores[t.trial_id]))
+    else:
+        scores = {t.trial_id: float(t.score) for t in completed}
+        completed.sort(key=lambda t: t.score, reverse=objective.direction == "max")
     rows = []
     for rank, trial in enumerate(completed[:num_trials], start=1):
         params = (
@@ -55,7 +86,8 @@ def leaderboard(trials, objective, describe, num_trials=10, columns=()):
             {
                 "rank": rank,
                 "trial_id": trial.trial_id,
-                "score": float(trial.score),
+                "score": scores[trial.trial_id],
+                "front": fronts.get(trial.trial_id),
                 "params": params,
                 "metrics": {
                     name: float(trial.metrics.get_best_value(name))
@@ -74,26 +106,36 @@ def format_leaderboard(rows, trials, objective):
     Args:
         rows: The output of `leaderboard`.
         trials: All trials of the search, for the counts in the header.
-        objective: The search's `keras_tuner.Objective`.
+        objective: The search's `keras_tuner.Objective` (or list objective).
 
     Returns:
         The table as one string.
     """
+    objectives = compat.single_objectives(objective)
     statuses = [t.status for t in trials]
-    failed = statuses.count("FAILED") + statuses.count("INVALID")
+    infeasible = sum(map(costs.is_infeasible, trials))
+    failed = statuses.count("FAILED") + statuses.count("INVALID") - infeasible
+    ranked = ", ".join(f"{o.name} ({o.direction})" for o in objectives)
+    several = len(objectives) > 1
     header = (
-        f"Leaderboard: {objective.name} ({objective.direction}), "
+        f"Leaderboard: {'Pareto fronts of ' if several else ''}{ranked}, "
         f"{statuses.count('COMPLETED')} completed, {failed} failed, "
-        f"{len(statuses)} trials"
+        + (f"{infeasible} infeasible, " if infeasible else "")
+        + f"{len(statuses)} trials"
     )
+    if several:
+        front = sum(row["front"] == 0 for row in rows)
+        header += f"; {front} on the front shown"
     if not rows:
         return header + "\n(no completed trial)"
-    width = max(len(objective.name), 8)
+    first = objectives[0].name
+    width = max(len(first), 8)
     columns = list(dict.fromkeys(name for row in rows for name in row["metrics"]))
     extra = "".join(f"{name:>{max(len(name), 8)}}  " for name in columns)
+    front_header = "front  " if several else ""
     lines = [
         header,
-        f"{'rank':>4}  {'trial':>5}  {objective.name:>{width}}  {extra}"
+        f"{'rank':>4}  {'trial':>5}  {front_header}{first:>{width}}  {extra}"
         f"{'params':>9}  architecture",
     ]
     for row in rows:
@@ -106,12 +148,15 @@ def format_leaderboard(rows, trials, objective):
             f"{_figure(row['metrics'].get(name)):>{max(len(name), 8)}}  "
             for name in columns
         )
+        front = f"{row['front']:>5}  " if several else ""
         lines.append(
-            f"{row['rank']:>4}  {row['trial_id']:>5}  "
+            f"{row['rank']:>4}  {row['trial_id']:>5}  {front}"
             f"{row['score']:>{width}.4f}  {values}{params:>9}  {arch}"
         )
     return "\n".join(lines)
 
 
 def _figure(value):
-    return "-" if value is None else f"{value:.4f}"
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -5,8 +5,10 @@ import os
 
 import keras_tuner as kt
 
+from keras_nas import compat
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.export import export_saved_model
+from keras_nas.objectives.selection import select_trial
 from keras_nas.tasks import evaluate
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
@@ -110,8 +112,11 @@ class RunDirectory:
             )
         try:
             self.search = _read_json(search_file)
-            objective = self.search["objective"]
-            self.objective = kt.Objective(objective["name"], objective["direction"])
+            objectives = self.search.get("objectives") or [self.search["objective"]]
+            objectives = [kt.Objective(o["name"], o["direction"]) for o in objectives]
+            self.objective = (
+                objectives[0] if len(objectives) == 1 else compat.create_objective(objectives)
+            )
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(
                 f"Received an invalid value for `run_dir`: {search_file} is "
@@ -149,29 +154,44 @@ class RunDirectory:
         """The space's `keras_nas.tasks.Task`, or `None` for a custom space."""
         return None if self.space is None else self.space.task
 
-    def leaderboard(self, num_trials=10):
-        """The best `num_trials` completed trials, as `results.leaderboard` rows."""
+    def leaderboard(self, num_trials=10, columns=()):
+        """The best `num_trials` completed trials, as `results.leaderboard` rows.
+
+        Args:
+            num_trials: Rows at most.
+            columns: Further metrics to show (see `results.task_columns`).
+        """
         return leaderboard(
             self.trials, self.objective, self.describe, num_trials,
-            columns=task_columns(self.task, self.objective),
+            columns=task_columns(self.task, self.objective, columns),
         )
 
-    def format_leaderboard(self, num_trials=10):
+    def format_leaderboard(self, num_trials=10, columns=()):
         """The leaderboard as text."""
         return format_leaderboard(
-            self.leaderboard(num_trials), self.trials, self.objective
+            self.leaderboard(num_trials, columns), self.trials, self.objective
         )
 
-    def best_trial(self):
-        """The best completed trial.
+    def select(self, rule=None):
+        """The completed trial a selection rule chooses, and why.
+
+        Args:
+            rule: A rule such as `"val_accuracy, latency_ms<=5"` (see
+                `keras_nas.objectives.selection`); `None` for the best by
+                the (first) objective.
+
+        Returns:
+            `(trial, reason)`.
 
         Raises:
             RuntimeError: If no trial has completed.
+            ValueError: If the rule is malformed or no trial meets it.
         """
-        rows = self.leaderboard(1)
-        if not rows:
+        if not any(t.status == "COMPLETED" for t in self.trials):
             raise RuntimeError(f"No completed trial in {self.path}.")
-        return next(t for t in self.trials if t.trial_id == rows[0]["trial_id"])
+        return select_trial(
+            self.trials, compat.single_objectives(self.objective), rule
+        )
 
     def load_model(self, trial):
         """Rebuilds a trial's model with the weights of its best epoch.
@@ -203,6 +223,7 @@ def export_trial(
     y_test=None,
     overwrite=False,
     task=None,
+    selection=None,
 ):
     """Exports a trial's model with `architecture.json` and `metrics.json`.
 
@@ -225,6 +246,8 @@ def export_trial(
         overwrite: Whether to replace a previous export.
         task: The space's `keras_nas.tasks.Task`, or `None` for a plain
             `build(hp)` model.
+        selection: How the trial was chosen, `{"rule": ..., "reason": ...}`
+            (`NASTuner.export`), recorded in `metrics.json`.
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -232,6 +255,11 @@ def export_trial(
     metrics = {
         "objective": objective.name,
         "direction": objective.direction,
+        "objectives": [
+            {"name": o.name, "direction": o.direction}
+            for o in compat.single_objectives(objective)
+        ],
+        "selection": selection,
         "score": trial.score,
         **{name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics},
     }

@@ -4,8 +4,8 @@ A task owns everything that depends on the kind of target:
 
 | task | head | loss | metrics | labels for training |
 | --- | --- | --- | --- | --- |
-| `multiclass` | `num_classes` softmax units | sparse categorical cross-entropy | `accuracy` | int32 class indices |
-| `binary` | one sigmoid unit | binary cross-entropy | `accuracy` | float32 0/1, shape `(n, 1)` |
+| `multiclass` | `num_classes` softmax units | sparse categorical cross-entropy | `accuracy`, macro `precision`, `recall`, `f1` | int32 class indices |
+| `binary` | one sigmoid unit | binary cross-entropy | `accuracy`, macro `precision`, `recall`, `f1`, ROC `auc` | float32 0/1, shape `(n, 1)` |
 | `regression` | one linear unit per target, then the targets' mean and standard deviation put back | mean squared error | `mae`, `rmse`, `r2` | float32, shape `(n, targets)` |
 
 Class labels may be integers, strings, Booleans or one-hot rows: `fit`
@@ -31,6 +31,8 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
+from keras_nas.objectives import costs
+from keras_nas.objectives.classification import macro_metrics
 
 TASKS = ("multiclass", "binary", "regression")
 """The task names, as `task=` and `--task` take them."""
@@ -162,9 +164,13 @@ class Task:
         model.compile(optimizer=optimizer, loss=self.loss(), metrics=self.make_metrics())
 
     def objective_names(self):
-        """Every metric a trial of this task reports, as an objective name."""
+        """Every metric a trial of this task reports, as an objective name.
+
+        The validation and training figures of `loss` and `metric_names`,
+        then the costs of `keras_nas.objectives.costs.COSTS`.
+        """
         names = ["loss", *self.metric_names]
-        return [f"val_{n}" for n in names] + names + ["params"]
+        return [f"val_{n}" for n in names] + names + list(costs.COSTS)
 
     def objective(self, objective=None):
         """The `keras_tuner.Objective` of a metric name this task reports.
@@ -188,6 +194,8 @@ class Task:
             )
         if isinstance(objective, kt.Objective):
             return objective
+        if name in costs.COSTS:
+            return kt.Objective(name, costs.COSTS[name])
         base = name[4:] if name.startswith("val_") else name
         return kt.Objective(name, "max" if base in self.maximised else "min")
 
@@ -216,8 +224,8 @@ class _ClassificationTask(Task):
     """Shared label handling of `Multiclass` and `Binary`."""
 
     default_objective = "val_accuracy"
-    metric_names = ("accuracy",)
-    maximised = ("accuracy",)
+    metric_names = ("accuracy", "precision", "recall", "f1")
+    maximised = ("accuracy", "precision", "recall", "f1")
 
     def __init__(self, class_names=None):
         self.class_names = None if class_names is None else [
@@ -379,7 +387,10 @@ class Multiclass(_ClassificationTask):
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
 
     def make_metrics(self, prefix=""):
-        return [keras.metrics.SparseCategoricalAccuracy(name=f"{prefix}accuracy")]
+        return [
+            keras.metrics.SparseCategoricalAccuracy(name=f"{prefix}accuracy"),
+            *macro_metrics(self.num_classes, prefix),
+        ]
 
     def summary(self):
         return f"{self.num_classes} classes"
@@ -397,6 +408,8 @@ class Binary(_ClassificationTask):
     """
 
     name = "binary"
+    metric_names = (*_ClassificationTask.metric_names, "auc")
+    maximised = (*_ClassificationTask.maximised, "auc")
 
     def __init__(self, class_names=None):
         super().__init__(class_names)
@@ -438,7 +451,11 @@ class Binary(_ClassificationTask):
         )
 
     def make_metrics(self, prefix=""):
-        return [keras.metrics.BinaryAccuracy(name=f"{prefix}accuracy")]
+        return [
+            keras.metrics.BinaryAccuracy(name=f"{prefix}accuracy"),
+            *macro_metrics(2, prefix),
+            keras.metrics.AUC(name=f"{prefix}auc"),
+        ]
 
     def summary(self):
         return f"binary ({self.class_names[0]!r} / {self.class_names[1]!r})" if (

@@ -8,6 +8,9 @@ import pytest
 
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.engine.trial import fit_trial
+from keras_nas.objectives.costs import VIOLATION
+from keras_nas.objectives.costs import Constraints
+from keras_nas.objectives.latency import LatencySettings
 from keras_nas.spaces import MLP
 
 OBJECTIVE = kt.Objective("val_accuracy", "max")
@@ -43,9 +46,14 @@ def test_fit_trial_reports_epochs_and_keeps_the_best_one(tmp_path):
     assert result.checkpoint_written and not result.deadline_reached
     metrics = result.metrics(OBJECTIVE)
     assert metrics["val_accuracy"] == result.best_value
-    assert metrics["params"] == result.params
+    model = space.build(hp)
+    assert metrics["params"] == result.costs["params"] == model.count_params()
+    # 4 inputs -> 4 relu units -> 2 softmax units: 4*4 + 4*2 multiply-adds.
+    assert metrics["flops"] == 24
+    assert metrics["model_bytes"] > 0 and metrics["train_seconds_per_epoch"] > 0
+    assert "latency_ms" not in metrics  # Not asked for: missing, not zero.
     model = restore_weights(space.build(hp), str(tmp_path / "trial.weights.h5"))
-    _, accuracy = model.evaluate(x, y, verbose=0)
+    accuracy = model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(result.best_value, abs=1e-6)
     with open(tmp_path / "build.json") as f:
         assert json.load(f) == model.get_build_config()
@@ -73,3 +81,19 @@ def test_a_fit_returning_a_dict_is_one_epoch(tmp_path):
     result, _, _ = _fit(_DictFit(), tmp_path)
     assert result.history == {"val_accuracy": [0.25]}
     assert result.metrics(OBJECTIVE)["val_accuracy"] == 0.25
+
+
+def test_fit_trial_measures_latency_when_asked(tmp_path):
+    result, _, _ = _fit(
+        _space(), tmp_path, latency=LatencySettings(repeats=3, throughput_batch_size=8)
+    )
+    assert result.costs["latency_ms"] > 0 and result.costs["throughput"] > 0
+
+
+def test_an_architecture_over_budget_is_measured_and_not_trained(tmp_path):
+    result, _, _ = _fit(_space(), tmp_path, constraints=Constraints(max_params=10))
+    params = result.costs["params"]
+    assert result.violation == (params / 10, "max_params", params, 10)
+    assert result.history == {} and not result.checkpoint_written
+    assert not (tmp_path / "trial.weights.h5").exists()
+    assert result.metrics(OBJECTIVE) == {**result.costs, VIOLATION: params / 10}

@@ -118,7 +118,7 @@ def test_child_training_matches_in_process_training(digits, tmp_path):
     history = model.fit(
         x, y, validation_data=validation, epochs=2, batch_size=32, verbose=0
     )
-    assert result.params == model.count_params()
+    assert result.costs["params"] == model.count_params()
     assert sorted(result.history) == sorted(history.history)
     for name, values in history.history.items():
         np.testing.assert_allclose(result.history[name], values, atol=1e-4)
@@ -131,7 +131,7 @@ def test_child_training_matches_in_process_training(digits, tmp_path):
     assert metrics["val_accuracy"] == max(result.history["val_accuracy"])
     assert result.best_value == metrics["val_accuracy"]
     fresh = restore_weights(space.build(hp), str(tmp_path / "trial.weights.h5"))
-    _, accuracy = fresh.evaluate(*validation, verbose=0)
+    accuracy = fresh.evaluate(*validation, verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(metrics["val_accuracy"], abs=1e-6)
     with open(tmp_path / "build_config.json") as f:
         assert json.load(f) == model.get_build_config()

@@ -1,6 +1,7 @@
 """NASTuner: search, metrics, leaderboard, export, resume, bad arguments."""
 
 import json
+import os
 
 import keras
 import keras_tuner as kt
@@ -9,6 +10,9 @@ import pytest
 import tensorflow as tf
 
 import keras_nas as kn
+from keras_nas.engine.failures import InfeasibleBudgetError
+from keras_nas.objectives.costs import VIOLATION
+from keras_nas.objectives.costs import is_infeasible
 
 
 def tiny_mlp(tiny_images):
@@ -132,21 +136,29 @@ def test_resume_runs_only_the_remaining_trials(tiny_images, tmp_path):
         assert trials[trial_id].status == "COMPLETED"
 
 
-def test_oversized_architectures_are_rejected_before_training(
-    tiny_images, tmp_path
+def test_an_architecture_over_budget_is_infeasible_not_failed(
+    tiny_images, tmp_path, capsys
 ):
     space = kn.spaces.MLP(
         input_shape=(8, 8, 1), num_classes=3, max_layers=1, widths=(64,)
     )
     tuner = kn.NASTuner(
-        space, max_trials=1, directory=tmp_path, max_params=100
+        space, max_trials=2, directory=tmp_path, max_params=100,
+        max_consecutive_failures=1, max_consecutive_infeasible=2,
     )
-    with pytest.raises(RuntimeError, match="consecutive failures|Oversized"):
-        tuner.oracle.max_consecutive_failed_trials = 1
+    with pytest.raises(InfeasibleBudgetError, match="max_params=100: the smallest params measured was"):
         search(tuner, tiny_images)
-    (trial,) = tuner.oracle.trials.values()
-    assert trial.status == "FAILED"
-    assert "Oversized model" in trial.message
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 2  # Not stopped by max_consecutive_failures=1.
+    for trial in trials:
+        assert trial.status == "FAILED" and is_infeasible(trial)
+        assert trial.message.startswith("infeasible: params ")
+        params = trial.metrics.get_last_value("params")
+        assert params > 100
+        assert trial.metrics.get_last_value(VIOLATION) == pytest.approx(params / 100)
+        assert not os.path.exists(tuner._get_checkpoint_fname(trial.trial_id))
+    # Infeasible trials do not count towards max_trials: the total grows.
+    assert "Trial 1/3 infeasible: params" in capsys.readouterr().out
 
 
 def test_default_distribution_strategy_on_cpu():

@@ -19,7 +19,7 @@ class TooManyFailuresError(RuntimeError):
     """The search stopped after too many consecutive failed trials."""
 
 
-def build_trial_model(build, hp, max_params=None):
+def build_trial_model(build, hp):
     """Builds a trial's model, failing the trial with a clear reason.
 
     Clears Keras's global state first. An error of the space's `build`
@@ -29,8 +29,6 @@ def build_trial_model(build, hp, max_params=None):
     Args:
         build: Function from `hp` to the trial's `keras.Model`.
         hp: The trial's `keras_tuner.HyperParameters`.
-        max_params: Optional largest parameter count; a larger model fails
-            the trial before training.
 
     Returns:
         The built (compiled) model.
@@ -58,12 +56,6 @@ def build_trial_model(build, hp, max_params=None):
         raise kt.errors.FatalTypeError(
             "Expected the space's build(hp) to return a keras.Model. "
             f"Received: {model!r} of type {type(model)}."
-        )
-    params = model.count_params()
-    if max_params and params > max_params:
-        raise kt.errors.FailedTrialError(
-            f"Oversized model: {params} parameters, more than "
-            f"max_params={max_params}. Skipped before training."
         )
     return model
 
@@ -106,3 +98,20 @@ class StopOnNaN(keras.callbacks.Callback):
                 raise NaNLossError(
                     f"the {name} became {float(value)} at epoch {epoch + 1}"
                 )
+
+
+class InfeasibleArchitecture(Exception):
+    """An architecture over a budget, measured and never trained.
+
+    Args:
+        message: One line, `keras_nas.objectives.costs.describe_violation`.
+        metrics: Its measured costs and `constraint_violation`.
+    """
+
+    def __init__(self, message, metrics):
+        super().__init__(message)
+        self.metrics = metrics
+
+
+class InfeasibleBudgetError(RuntimeError):
+    """No architecture met the search's budgets, many trials in a row."""

@@ -2,6 +2,9 @@
 
 import time
 
+from keras_nas import compat
+from keras_nas.objectives import pareto
+
 
 def format_duration(seconds):
     """Formats seconds as `HH:MM:SS`."""
@@ -32,29 +35,39 @@ class SearchProgress:
         self.start = time.monotonic()
         self._print(description)
 
-    def on_trial_end(self, number, total, trial, objective, best_trial, summary):
+    def on_trial_end(self, number, total, trial, objective, best, summary):
         """Reports one ended trial.
 
         Args:
             number: The trial's 1-based number.
             total: The trial budget, or `None`.
             trial: The ended `keras_tuner.engine.trial.Trial`.
-            objective: The search's `keras_tuner.Objective`.
-            best_trial: The best completed trial so far, or `None`.
+            objective: The search's `keras_tuner.Objective` (several for a
+                list objective: each is shown).
+            best: The best completed trial so far (or `None`); with
+                several objectives, the completed trials of the Pareto
+                front (a list).
             summary: A short text of the trial's architecture.
         """
         elapsed = format_duration(time.monotonic() - (self.start or time.monotonic()))
         of_total = f"/{total}" if total else ""
+        objectives = compat.single_objectives(objective)
+        reason = (trial.message or "").strip().splitlines()
         if trial.status == "COMPLETED" and trial.score is not None:
-            result = f"{objective.name}={trial.score:.4f}"
+            values = pareto.trial_values(trial, objectives)
+            result = " ".join(
+                f"{o.name}={_figure(v)}" for o, v in zip(objectives, values)
+            ) if values is not None else f"{objective.name}={trial.score:.4f}"
+        elif reason and reason[0].startswith("infeasible"):
+            result = reason[0]
         else:
-            reason = (trial.message or "").strip().splitlines()
             result = f"{trial.status}" + (f" ({reason[0]})" if reason else "")
-        best = (
-            f"best {best_trial.score:.4f}"
-            if best_trial is not None and best_trial.score is not None
-            else "best -"
-        )
+        if isinstance(best, list):
+            best = f"front of {len(best)}"
+        elif best is not None and best.score is not None:
+            best = f"best {best.score:.4f}"
+        else:
+            best = "best -"
         self._print(
             f"Trial {number}{of_total} {result} | {best} | elapsed {elapsed} | {summary}"
         )
@@ -94,6 +107,15 @@ class SearchProgress:
             "counted and runs again on resume."
         )
 
+    def on_infeasible_budget(self, line):
+        """Reports that no architecture met the search's budgets."""
+        self._print(line)
+
     def _print(self, text):
         if self.verbose:
             print(text, file=self.stream, flush=True)
+
+
+def _figure(value):
+    """Four decimals for scores, fewer digits for large costs."""
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"

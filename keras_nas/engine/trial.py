@@ -6,6 +6,7 @@ and `keras_nas.engine.trial_process` calls it in a child process.
 
 import dataclasses
 import json
+import time
 
 import keras
 
@@ -14,6 +15,8 @@ from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.time_limit import StopAtDeadline
+from keras_nas.objectives.costs import VIOLATION
+from keras_nas.objectives.costs import measure_costs
 
 
 @dataclasses.dataclass
@@ -24,7 +27,11 @@ class TrialResult:
         history: Per-epoch metrics, a dict of lists of floats such as
             `{"loss": [...], "val_accuracy": [...]}`; for a `fit` that
             returns one dict or one value, a single epoch.
-        params: The model's parameter count.
+        costs: The architecture's costs measured before training (see
+            `keras_nas.objectives.costs`), plus `train_seconds_per_epoch`
+            once trained.
+        violation: `None`, or for an architecture over a budget (never
+            trained) `Constraints.violation`'s `(ratio, name, value, limit)`.
         best_value: The objective's value at the best epoch, `None` when
             the logs do not contain it.
         checkpoint_written: Whether the checkpoint file was written (not
@@ -34,7 +41,8 @@ class TrialResult:
     """
 
     history: dict
-    params: int
+    costs: dict
+    violation: tuple = None
     best_value: float = None
     checkpoint_written: bool = True
     deadline_reached: bool = False
@@ -51,19 +59,22 @@ class TrialResult:
         return history
 
     def metrics(self, objective):
-        """The best epoch's metrics plus `params`, as `NASTuner` records them.
+        """The best epoch's metrics plus the costs, as `NASTuner` records them.
 
         Args:
             objective: The oracle's `keras_tuner.Objective`.
 
         Returns:
             A dict of floats: the metrics of the best epoch by `objective`
-            and `"params"`.
+            (those that are not costs) and `costs`; for an infeasible
+            architecture its costs and `constraint_violation` only.
         """
+        if self.violation is not None:
+            return {**self.costs, VIOLATION: float(self.violation[0])}
         history = self.keras_history()
         compat.validate_trial_results(history, objective, "HyperModel.fit()")
         metrics = compat.convert_to_metrics_dict(history, objective)
-        return {**metrics, "params": float(self.params)}
+        return {**metrics, **self.costs}
 
 
 def fit_trial(
@@ -77,14 +88,18 @@ def fit_trial(
     checkpoint_path,
     build_config_path,
     build=None,
-    max_params=None,
+    constraints=None,
+    latency=None,
     deadline=None,
     best_value=None,
 ):
     """Builds and trains one execution of a trial's architecture.
 
     Seeds with `keras.utils.set_random_seed(seed)`, builds the model
-    (`keras_nas.engine.failures.build_trial_model`), then runs
+    (`keras_nas.engine.failures.build_trial_model`) and measures its costs
+    (`keras_nas.objectives.costs.measure_costs`); an architecture over a
+    budget of `constraints` is returned untrained, with its violation.
+    Otherwise it runs
     `hypermodel.fit(hp, model, *fit_args, **fit_kwargs)` with the
     callbacks of `fit_kwargs` followed by `StopOnNaN`, a best-epoch
     checkpoint and, given a deadline, `StopAtDeadline`. When training ends
@@ -104,8 +119,9 @@ def fit_trial(
         build: Function from `hp` to the compiled model; `hypermodel.build`
             by default (`NASTuner` passes one that builds under its
             distribution strategy).
-        max_params: Fail the trial (`keras_tuner.errors.FailedTrialError`)
-            before training if the model has more parameters.
+        constraints: A `keras_nas.objectives.costs.Constraints`, or `None`.
+        latency: The `keras_nas.objectives.latency.LatencySettings` of
+            `latency_ms` and `throughput`, or `None` not to measure them.
         deadline: A `time.monotonic()` value at which training stops after
             its current batch (`result.deadline_reached` is then `True`).
         best_value: The best objective value of an earlier execution of the
@@ -117,13 +133,19 @@ def fit_trial(
 
     Raises:
         keras_tuner.errors.FailedTrialError: If the architecture cannot be
-            built (`ArchitectureBuildError`), is over `max_params`, or its
-            loss becomes NaN (`NaNLossError`).
+            built (`ArchitectureBuildError`) or its loss becomes NaN
+            (`NaNLossError`).
     """
     fit_kwargs = dict(fit_kwargs or {})
     keras.utils.set_random_seed(seed)
-    model = build_trial_model(build or hypermodel.build, hp, max_params)
-    params = model.count_params()
+    model = build_trial_model(build or hypermodel.build, hp)
+    costs = measure_costs(model, latency)
+    violation = constraints.violation(costs) if constraints else None
+    if violation is not None:
+        return TrialResult(
+            history={}, costs=costs, violation=violation,
+            checkpoint_written=False,
+        )
     checkpoint = _KeepBest(objective, checkpoint_path, best_value)
     callbacks = list(fit_kwargs.pop("callbacks", None) or [])
     callbacks += [StopOnNaN(), checkpoint]
@@ -131,16 +153,20 @@ def fit_trial(
     if deadline is not None:
         stop_at_deadline = StopAtDeadline(deadline)
         callbacks.append(stop_at_deadline)
+    start = time.perf_counter()
     history = hypermodel.fit(
         hp, model, *fit_args, callbacks=callbacks, **fit_kwargs
     )
+    seconds = time.perf_counter() - start
     compat.validate_trial_results(history, objective, "HyperModel.fit()")
     with open(build_config_path, "w") as f:
         json.dump(model.get_build_config(), f)
     best = checkpoint.best_value
+    history = _history_dict(history, objective)
+    epochs = max((len(values) for values in history.values()), default=1)
     return TrialResult(
-        history=_history_dict(history, objective),
-        params=int(params),
+        history=history,
+        costs={**costs, "train_seconds_per_epoch": seconds / max(epochs, 1)},
         best_value=None if best is None else float(best),
         checkpoint_written=checkpoint.written,
         deadline_reached=bool(stop_at_deadline and stop_at_deadline.reached),

@@ -94,22 +94,17 @@ def fit_in_subprocess(
     fit_args=(),
     fit_kwargs=None,
     *,
-    seed,
-    objective,
-    checkpoint_path,
-    build_config_path,
-    max_params=None,
-    deadline=None,
-    best_value=None,
     epoch_callback=None,
+    **settings,
 ):
     """Builds and trains one trial's model in a fresh child process.
 
     The child runs `keras_nas.engine.trial.fit_trial`, the trial path
     `NASTuner` runs in process: it seeds, builds with `hypermodel.build`,
-    fits with the NaN check, the best-epoch checkpoint and the deadline,
-    and writes the best epoch's weights to `checkpoint_path` and
-    `model.get_build_config()` as JSON to `build_config_path`.
+    measures the costs, fits with the NaN check, the best-epoch checkpoint
+    and the deadline, and writes the best epoch's weights to
+    `checkpoint_path` and `model.get_build_config()` as JSON to
+    `build_config_path`.
 
     Args:
         hypermodel: A picklable `keras_tuner.HyperModel` (a keras-nas
@@ -118,22 +113,14 @@ def fit_in_subprocess(
         fit_args: Positional arguments of `fit` (NumPy arrays).
         fit_kwargs: Keyword arguments of `fit`; `callbacks` are passed to the
             child if they can be pickled.
-        seed: The trial's random seed.
-        objective: The `keras_tuner.Objective` (or a metric name) that
-            ranks epochs for the checkpoint.
-        checkpoint_path: Where the child writes the best epoch's weights
-            (a `.weights.h5` path).
-        build_config_path: Where the child writes the model's build config.
-        max_params: Fail the trial (`keras_tuner.errors.FailedTrialError`)
-            before training if the model has more parameters.
-        deadline: A `time.monotonic()` value at which training stops after
-            its current batch (`result.deadline_reached` is then `True`).
-        best_value: The best objective value of an earlier execution of
-            the same trial: the child then writes `checkpoint_path` only if
-            one of its epochs beats it.
         epoch_callback: A function `(epoch, logs) -> bool` called in the
             parent at the end of each of the child's epochs; returning
             `True` stops the child's training.
+        **settings: The keyword arguments of `fit_trial` but `build`:
+            `seed`, `objective` (a `keras_tuner.Objective` or a metric
+            name), `checkpoint_path`, `build_config_path`, and optionally
+            `constraints`, `latency`, `deadline` and `best_value`, all
+            picklable.
 
     Returns:
         A `keras_nas.engine.trial.TrialResult`; `result.metrics(objective)`
@@ -162,6 +149,7 @@ def fit_in_subprocess(
     result.metrics(keras_tuner.Objective("val_accuracy", "max"))
     ```
     """
+    seed = settings.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(
             "Received an invalid value for `seed`, expected an integer. "
@@ -175,13 +163,10 @@ def fit_in_subprocess(
         )
     fit_kwargs = dict(fit_kwargs or {})
     settings = {
-        "seed": seed,
-        "objective": compat.create_objective(objective),
-        "checkpoint_path": os.fspath(checkpoint_path),
-        "build_config_path": os.fspath(build_config_path),
-        "max_params": max_params,
-        "deadline": deadline,
-        "best_value": best_value,
+        **settings,
+        "objective": compat.create_objective(settings["objective"]),
+        "checkpoint_path": os.fspath(settings["checkpoint_path"]),
+        "build_config_path": os.fspath(settings["build_config_path"]),
         "report_epochs": epoch_callback is not None,
     }
     payload = {

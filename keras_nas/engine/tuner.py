@@ -2,9 +2,11 @@
 
 import copy
 import json
+import math
 import os
 import time
 import traceback
+import warnings
 import zlib
 
 import keras_tuner as kt
@@ -16,10 +18,16 @@ from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.engine.failures import build_trial_model
+from keras_nas.engine.failures import InfeasibleArchitecture
+from keras_nas.engine.failures import InfeasibleBudgetError
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
 from keras_nas.engine.failures import first_line
 from keras_nas.files import write_json_atomically
+from keras_nas.objectives import costs
+from keras_nas.objectives import pareto
+from keras_nas.objectives.selection import select_trial
+from keras_nas.objectives.latency import LatencySettings
 from keras_nas.engine.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
 from keras_nas.oracles import STRATEGIES
@@ -52,9 +60,21 @@ class NASTuner(kt.Tuner):
     """Searches a space of Keras architectures with a strategy.
 
     Each trial's architecture is built by the space under the distribution
-    strategy's scope, trained with `model.fit`, and scored on the objective;
-    its parameter count is recorded as the metric `params`, and the weights
-    of its best epoch are kept for `get_best_models` and `export`.
+    strategy's scope, measured (its costs: `params`, `flops`, `latency_ms`,
+    `throughput`, `model_bytes`, see `keras_nas.objectives.costs`), checked
+    against the budgets, trained with `model.fit` and scored on the
+    objective; `train_seconds_per_epoch` is recorded with the task's
+    metrics, and the weights of its best epoch are kept for
+    `get_best_models` and `export`. Epochs are ranked by the first
+    objective measured per epoch (the task's default objective when every
+    objective is a cost).
+
+    An architecture over a budget (`max_params`, `max_flops`,
+    `max_latency_ms`, `max_model_bytes`) is never trained: its trial ends
+    as `FAILED` with the message `infeasible: ...` and the metrics it was
+    measured on plus `constraint_violation` (its largest cost over its
+    limit). Such a trial does not count towards `max_consecutive_failures`;
+    keras-nas strategies learn from it (`NASOracle.on_infeasible`).
 
     Args:
         space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
@@ -65,11 +85,15 @@ class NASTuner(kt.Tuner):
             a time limit it cannot search (`NASOracle.check_search`) and
             may work on the data before the first trial
             (`NASOracle.before_search`).
-        objective: Metric to optimise, or a `keras_tuner.Objective`. For a
-            keras-nas space it must be one the space's task reports (see
-            `keras_nas.tasks.Task.objective_names`), and defaults to the
-            task's (`"val_accuracy"` for classification, `"val_loss"` for
-            regression); otherwise it defaults to `"val_accuracy"`.
+        objective: Metric to optimise, a `keras_tuner.Objective`, or a list
+            of them to search their Pareto front (see
+            `keras_nas.oracles.NASOracle`). For a keras-nas space each must
+            be one the space's task reports (see
+            `keras_nas.tasks.Task.objective_names`: its metrics, and costs
+            such as `"latency_ms"`, each with its direction), and it
+            defaults to the task's (`"val_accuracy"` for classification,
+            `"val_loss"` for regression); otherwise it defaults to
+            `"val_accuracy"`.
         max_trials: Number of architectures to try at most.
         seed: Random seed of the strategy and of each trial's initialisation.
         directory: Folder holding the search's projects.
@@ -78,8 +102,21 @@ class NASTuner(kt.Tuner):
             if `False`, an existing project is resumed.
         distribution_strategy: A `tf.distribute.Strategy` to train under;
             defaults to `MirroredStrategy` when more than one GPU is visible.
-        max_params: Reject architectures with more parameters than
-            this before training them (the trial is marked failed).
+        max_params: Budget on parameters: a larger architecture is not
+            trained (see above).
+        max_flops: Budget on the multiply-adds of one inference.
+        max_latency_ms: Budget on the median latency of one inference, in
+            milliseconds, measured on this machine.
+        max_model_bytes: Budget on the size of the saved weights.
+        latency: How latency and throughput are measured: a
+            `keras_nas.objectives.latency.LatencySettings` or a dict of its
+            fields (`batch_size`, `repeats`, `warmup`,
+            `throughput_batch_size`, `throughput_repeats`); `None` for the
+            defaults, `False` not to measure them.
+        max_consecutive_infeasible: Stop the search (with
+            `keras_nas.engine.failures.InfeasibleBudgetError`, naming the
+            budget and the smallest value measured) after this many
+            infeasible architectures in a row.
         time_limit: Stop the search once this much time has passed since
             `search()` began: seconds, or a text such as `"10m"` or
             `"1h30m"`. The trial training at the limit stops after its
@@ -125,6 +162,11 @@ class NASTuner(kt.Tuner):
         overwrite=False,
         distribution_strategy=None,
         max_params=None,
+        max_flops=None,
+        max_latency_ms=None,
+        max_model_bytes=None,
+        latency=None,
+        max_consecutive_infeasible=20,
         time_limit=None,
         max_consecutive_failures=5,
         trial_process="in_process",
@@ -133,9 +175,16 @@ class NASTuner(kt.Tuner):
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
-        validation.check_positive_int("max_params", max_params, allow_none=True)
+        self.constraints = costs.Constraints(
+            max_params=max_params, max_flops=max_flops,
+            max_latency_ms=max_latency_ms, max_model_bytes=max_model_bytes,
+        )
+        self.latency = _latency_settings(latency, max_latency_ms)
         validation.check_positive_int(
             "max_consecutive_failures", max_consecutive_failures
+        )
+        self.max_consecutive_infeasible = validation.check_positive_int(
+            "max_consecutive_infeasible", max_consecutive_infeasible
         )
         self.time_limit = (
             None if time_limit is None else parse_duration("time_limit", time_limit)
@@ -164,12 +213,16 @@ class NASTuner(kt.Tuner):
         # own check raises inside `end_trial`, before the state is written.
         oracle.max_consecutive_failed_trials = None
         self.space = space
+        self.epoch_objective = _epoch_objective(oracle.objective, space)
         self.stopped_by_time_limit = False
         self._deadline = None
         self._consecutive_failures = 0
+        self._consecutive_infeasible = 0
         self.seed = seed if seed is not None else oracle.seed
         if isinstance(oracle, NASOracle) and isinstance(space, SearchSpace):
             oracle.set_structure(space.structure())
+        if isinstance(oracle, NASOracle):
+            oracle.set_constraints(self.constraints.cost_limits())
         self.progress = SearchProgress(verbose)
         super().__init__(
             oracle=oracle,
@@ -180,7 +233,6 @@ class NASTuner(kt.Tuner):
             distribution_strategy=(
                 distribution_strategy or default_distribution_strategy()
             ),
-            max_model_size=max_params,
             **kwargs,
         )
         if not self._is_worker():
@@ -231,6 +283,9 @@ class NASTuner(kt.Tuner):
             self._deadline = time.monotonic() + self.time_limit
         try:
             super().search(*fit_args, **fit_kwargs)
+            trials = list(self.oracle.trials.values())
+            if trials and all(map(costs.is_infeasible, trials)):
+                raise InfeasibleBudgetError(self._infeasible_budget_line())
         except TimeLimitReached:
             self.stopped_by_time_limit = True
             self.save()
@@ -296,31 +351,42 @@ class NASTuner(kt.Tuner):
         done = 0
         if not self._is_worker():
             done = self._finished_trials()
-            self._consecutive_failures = _trailing_failures(self.oracle)
+            self._consecutive_failures = _trailing(self.oracle, _is_failure)
+            self._consecutive_infeasible = _trailing(self.oracle, costs.is_infeasible)
         resumed = f", resuming after {done} finished trials" if done else ""
+        budgets = "".join(
+            f", {name}={limit:,}" for name, limit in self.constraints.limits.items()
+        )
+        names = ", ".join(
+            o.name for o in compat.single_objectives(self.oracle.objective)
+        )
         self.progress.on_search_begin(
             f"Search: {self._oracle_label()} on {self._space_label()}, "
-            f"objective {self.oracle.objective.name}, "
-            f"up to {self.oracle.max_trials} trials{resumed}"
+            f"objective{'s' if ',' in names else ''} {names}{budgets}, "
+            f"up to {_trial_budget(self.oracle)} trials{resumed}"
         )
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
-        best = self.oracle.get_best_trials(1)
-        best = best[0] if best and best[0].status == "COMPLETED" else None
         self.progress.on_trial_end(
             number=_trial_number(trial.trial_id),
             total=self.oracle.max_trials,
             trial=trial,
             objective=self.oracle.objective,
-            best_trial=best,
+            best=self._best_so_far(),
             summary=self._summary(trial.hyperparameters.values),
         )
-        if trial.status == _STATUS.FAILED:
-            self._consecutive_failures += 1
-        else:
-            self._consecutive_failures = 0
+        infeasible = costs.is_infeasible(trial)
+        self._consecutive_infeasible = self._consecutive_infeasible + 1 if (
+            infeasible
+        ) else 0
+        if self._consecutive_infeasible >= self.max_consecutive_infeasible:
+            raise InfeasibleBudgetError(self._infeasible_budget_line())
+        if not infeasible:
+            self._consecutive_failures = (
+                self._consecutive_failures + 1 if _is_failure(trial) else 0
+            )
         if self._consecutive_failures >= self.max_consecutive_failures:
             raise TooManyFailuresError(
                 f"The search stopped after {self._consecutive_failures} "
@@ -328,6 +394,69 @@ class NASTuner(kt.Tuner):
                 f"{self.max_consecutive_failures}); the last failed with: "
                 f"{first_line(trial.message or 'no reason recorded')}"
             )
+
+    def _best_so_far(self):
+        """The best completed trial, or the front's trials for several objectives."""
+        if compat.is_multi_objective(self.oracle.objective):
+            return self.get_pareto_front()
+        best = self.oracle.get_best_trials(1)
+        return best[0] if best and best[0].status == _STATUS.COMPLETED else None
+
+    def _infeasible_budget_line(self):
+        """Says which budget no architecture met, with the smallest value seen."""
+        trials = list(self.oracle.trials.values())
+        parts = []
+        for name, limit in self.constraints.limits.items():
+            cost = costs.CONSTRAINTS[name]
+            seen = [
+                t.metrics.get_history(cost)[-1].mean()
+                for t in trials
+                if t.metrics.exists(cost)
+            ]
+            if seen and min(seen) > limit:
+                parts.append(
+                    f"{name}={limit:,}: the smallest {cost} measured was "
+                    f"{min(seen):,.6g}"
+                )
+        infeasible = sum(costs.is_infeasible(t) for t in trials)
+        budget = "; ".join(parts) or ", ".join(
+            f"{n}={v:,}" for n, v in self.constraints.limits.items()
+        )
+        return (
+            f"No architecture met the budget {budget} ({infeasible} "
+            "architectures measured, none trained); raise the budget or "
+            "search a space of smaller architectures."
+        )
+
+    def get_pareto_front(self):
+        """The completed trials no other completed trial dominates.
+
+        With one objective, the trials of the best score. See
+        `keras_nas.objectives.pareto.pareto_front`.
+
+        Returns:
+            A list of `keras_tuner.engine.trial.Trial`, in creation order.
+        """
+        return pareto.pareto_front(
+            self.oracle.trials.values(),
+            compat.single_objectives(self.oracle.objective),
+        )
+
+    def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
+        """Trains the trial and reports its executions' averaged metrics.
+
+        Each execution's metrics (`run_trial`) hold every objective, costs
+        included; KerasTuner's version would rank a list objective by the
+        sum of its metrics, which no execution reports.
+        """
+        results = self.run_trial(trial, *fit_args, **fit_kwargs)
+        compat.validate_trial_results(
+            results, self.epoch_objective, "Tuner.run_trial()"
+        )
+        self.oracle.update_trial(
+            trial.trial_id,
+            compat.convert_to_metrics_dict(results, self.epoch_objective),
+        )
 
     def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         """Runs a trial; a failure is recorded with its reason, not raised.
@@ -338,6 +467,21 @@ class NASTuner(kt.Tuner):
         try:
             self._run_and_update_trial(trial, *fit_args, **fit_kwargs)
             trial.status = _STATUS.COMPLETED
+        except InfeasibleArchitecture as infeasible:
+            # KerasTuner wants every objective reported: those it was not
+            # trained for are NaN, which no ranking reads.
+            missing = {
+                o.name: math.nan
+                for o in compat.single_objectives(self.oracle.objective)
+                if o.name not in infeasible.metrics
+            }
+            with warnings.catch_warnings():  # KerasTuner's nanmin of a NaN.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.oracle.update_trial(
+                    trial.trial_id, {**infeasible.metrics, **missing}
+                )
+            trial.status = _STATUS.FAILED
+            trial.message = str(infeasible)
         except (TimeLimitReached, kt.errors.FatalError):
             raise
         except Exception as error:
@@ -363,12 +507,13 @@ class NASTuner(kt.Tuner):
                 self._configure_tensorboard_dir(callbacks, trial, execution)
                 settings = {
                     "seed": self._trial_seed(trial.trial_id),
-                    "objective": self.oracle.objective,
+                    "objective": self.epoch_objective,
                     "checkpoint_path": self._get_checkpoint_fname(trial.trial_id),
                     "build_config_path": self._get_build_config_fname(
                         trial.trial_id
                     ),
-                    "max_params": self.max_model_size,
+                    "constraints": self.constraints,
+                    "latency": self.latency,
                     "deadline": self._deadline,
                     "best_value": best_value,
                 }
@@ -390,9 +535,14 @@ class NASTuner(kt.Tuner):
                         build=self._build_hypermodel,
                         **settings,
                     )
+                if result.violation is not None:
+                    raise InfeasibleArchitecture(
+                        costs.describe_violation(result.violation),
+                        result.metrics(self.epoch_objective),
+                    )
                 if result.checkpoint_written:
                     best_value = result.best_value
-                results.append(result.metrics(self.oracle.objective))
+                results.append(result.metrics(self.epoch_objective))
                 if result.deadline_reached:
                     raise TimeLimitReached()
         return results
@@ -404,7 +554,7 @@ class NASTuner(kt.Tuner):
         trial (about 0.4 s each with TensorFlow loaded, measured here), which
         was most of the tuner's overhead over a bare `build` + `fit` loop.
         """
-        return build_trial_model(self._build_hypermodel, hp, self.max_model_size)
+        return build_trial_model(self._build_hypermodel, hp)
 
     def load_model(self, trial):
         """Rebuilds a trial's model with the weights of its best epoch."""
@@ -447,18 +597,28 @@ class NASTuner(kt.Tuner):
             )
         ]
 
-    def results_summary(self, num_trials=10):
-        """Prints a leaderboard of the best `num_trials` trials."""
+    def results_summary(self, num_trials=10, columns=()):
+        """Prints a leaderboard of the best `num_trials` trials.
+
+        Args:
+            num_trials: Rows at most.
+            columns: Further metrics to show (`"val_f1"`, `"latency_ms"`,
+                `"flops"`, ...); a trial that lacks one shows `-`.
+        """
         trials = list(self.oracle.trials.values())
-        task = self._task()
         rows = leaderboard(
             trials, self.oracle.objective, self.describe, num_trials,
-            columns=task_columns(task, self.oracle.objective),
+            columns=task_columns(self._task(), self.oracle.objective, columns),
         )
         print(format_leaderboard(rows, trials, self.oracle.objective))
 
-    def export(self, path, x_test=None, y_test=None, overwrite=False):
-        """Exports the best trial's model as a SavedModel with its metadata.
+    def export(self, path, x_test=None, y_test=None, overwrite=False, select=None):
+        """Exports a trial's model as a SavedModel with its metadata.
+
+        The trial is the best by the objective or, with several
+        objectives, the one `select` chooses (see
+        `keras_nas.objectives.selection`); `metrics.json` records the rule
+        and why the trial was chosen, and `self.selection` holds that line.
 
         Args:
             path: Folder to write (see `keras_nas.export_saved_model`).
@@ -467,19 +627,29 @@ class NASTuner(kt.Tuner):
             y_test: Labels of `x_test`, as given to `search` (class labels
                 are encoded by the space's task).
             overwrite: Whether to replace a previous export at `path`.
+            select: A rule such as `"val_accuracy, latency_ms<=5"`: the best
+                trial by its first part among those meeting its limits;
+                `None` for the best by the (first) objective.
 
         Returns:
             The export folder, a `pathlib.Path`.
 
         Raises:
             RuntimeError: If no trial has completed.
+            ValueError: If `select` is malformed or no completed trial
+                meets its limits (the message names the limit).
         """
-        best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
-        if not best:
+        completed = [
+            t for t in self.oracle.trials.values() if t.status == _STATUS.COMPLETED
+        ]
+        if not completed:
             raise RuntimeError(
                 f"No completed trial to export in {self.project_dir}."
             )
-        trial = best[0]
+        objectives = compat.single_objectives(self.oracle.objective)
+        trial, self.selection = select_trial(
+            self.oracle.trials.values(), objectives, select
+        )
         task = self._task()
         if task is not None and y_test is not None:
             y_test = task.encode(y_test, "y_test")
@@ -494,6 +664,7 @@ class NASTuner(kt.Tuner):
             y_test=y_test,
             overwrite=overwrite,
             task=task,
+            selection={"rule": select, "reason": self.selection},
         )
 
     def _task(self):
@@ -537,7 +708,12 @@ class NASTuner(kt.Tuner):
                 "name": self.oracle.objective.name,
                 "direction": self.oracle.objective.direction,
             },
-            "max_trials": self.oracle.max_trials,
+            "objectives": [
+                {"name": o.name, "direction": o.direction}
+                for o in compat.single_objectives(self.oracle.objective)
+            ],
+            "constraints": self.constraints.get_config(),
+            "max_trials": _trial_budget(self.oracle),
             "seed": self.seed,
         }
 
@@ -582,14 +758,59 @@ def _task_objective(task, objective):
     return task.objective(objective)
 
 
-def _trailing_failures(oracle):
-    """How many trials failed in a row at the end of the oracle's history."""
+def _trailing(oracle, matches):
+    """How many trials in a row at the end of the oracle's history match."""
     count = 0
     for trial_id in reversed(oracle.end_order):
-        if oracle.trials[trial_id].status != _STATUS.FAILED:
+        if not matches(oracle.trials[trial_id]):
             break
         count += 1
     return count
+
+
+def _is_failure(trial):
+    """Whether a trial failed, an infeasible architecture apart."""
+    return trial.status == _STATUS.FAILED and not costs.is_infeasible(trial)
+
+
+def _latency_settings(latency, max_latency_ms):
+    """`LatencySettings` from `NASTuner`'s `latency`, or `None` for `False`."""
+    if latency is False:
+        if max_latency_ms is not None:
+            raise ValueError(
+                "Received an invalid value for `latency`: max_latency_ms "
+                "needs the latency measured. Received: latency=False with "
+                f"max_latency_ms={max_latency_ms!r}"
+            )
+        return None
+    if isinstance(latency, LatencySettings):
+        return latency
+    if latency is None or isinstance(latency, dict):
+        return LatencySettings.from_config(latency)
+    raise ValueError(
+        "Received an invalid value for `latency`, expected a dict of "
+        "LatencySettings fields, a LatencySettings or False. "
+        f"Received: latency={latency!r}"
+    )
+
+
+def _epoch_objective(objective, space):
+    """The objective that ranks a trial's epochs: the first not a cost.
+
+    With only costs (measured once per trial), the task's default objective
+    of a keras-nas space, or `val_loss` for a plain `build(hp)`.
+    """
+    for single in compat.single_objectives(objective):
+        if single.name not in costs.COSTS:
+            return single
+    if isinstance(space, SearchSpace):
+        return space.task.objective()
+    return kt.Objective("val_loss", "min")
+
+
+def _trial_budget(oracle):
+    """Trials to train: a keras-nas oracle's `max_trials` grows with infeasible ones."""
+    return getattr(oracle, "trial_budget", oracle.max_trials)
 
 
 def _trial_number(trial_id):

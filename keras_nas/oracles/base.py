@@ -11,13 +11,23 @@ from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.files import write_json_atomically
+from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.oracles.feasibility import CostModel
 
 _EXHAUSTIVE_LIMIT = 200_000
 _ATTEMPTS = 50
 
 SCALARISATION_RHO = 0.05
 """Weight of the sum term in ParEGO's augmented Chebyshev scalarisation."""
+
+SCREEN_ATTEMPTS = 20
+"""Proposals drawn at most for one trial while they are predicted over budget."""
+
+SCREEN_SAMPLE = 200
+SCREEN_QUANTILE = 0.1
+"""When no architecture is predicted within budget, the screen accepts
+those predicted among the cheapest tenth of 200 random ones."""
 
 
 class NASOracle(kt.Oracle):
@@ -50,6 +60,24 @@ class NASOracle(kt.Oracle):
     fitness (random, grid) propose what they propose for one objective.
     `get_pareto_front()` returns the completed trials on the front. With a
     single objective nothing of this applies: fitness is the score.
+
+    Budgets (`set_constraints`, given by `NASTuner`'s `max_params`, ...):
+    once a trial was infeasible (measured over a budget and never trained,
+    see `keras_nas.objectives.costs`), every proposal is screened by a
+    `keras_nas.oracles.feasibility.CostModel` fitted on the costs measured
+    so far, feasible and infeasible: while the proposal is predicted over
+    budget the strategy is asked again, up to `SCREEN_ATTEMPTS` times, and
+    the proposal predicted least over budget is taken; meanwhile `is_new`
+    refuses architectures predicted over budget, so that strategies which
+    take the first new one of their ranked candidates (`bayesian`, `dls`)
+    skip them. While the model predicts nothing within budget (early, when
+    every trial so far was over it), "within budget" is relaxed to the
+    cheapest tenth of the space as predicted, so the search walks towards
+    the budget. So every strategy,
+    random and grid included (grid skips the points predicted over
+    budget), stops proposing where the budgets bite, and the strategies
+    that learn keep learning from the feasible results only (an
+    infeasible trial is `FAILED` and never reaches `on_result`).
 
     Args:
         objective: Name of the metric to optimise, a
@@ -84,6 +112,8 @@ class NASOracle(kt.Oracle):
         self.rng = np.random.default_rng(self.seed)
         self.weights_rng = np.random.default_rng([self.seed, 1])
         self._scalarisation = None
+        self.limits = {}
+        self._screen = None
         self.structure = None
         self._encoding = None
         self._encoded_size = None
@@ -108,6 +138,35 @@ class NASOracle(kt.Oracle):
         """Gives the oracle the space's `RepeatedStructure` (or `None`)."""
         self.structure = structure
         self._encoding = None
+
+    @property
+    def max_trials(self):
+        """The trial budget, infeasible trials not counted (see `set_constraints`).
+
+        KerasTuner stops proposing once the oracle holds `max_trials`
+        trials; each architecture measured over a budget (never trained)
+        raises that count by one, so `max_trials` architectures are
+        trained. `NASTuner`'s `max_consecutive_infeasible` bounds the
+        search where the budgets cannot be met.
+        """
+        if self.trial_budget is None:
+            return None
+        return self.trial_budget + sum(
+            map(costs.is_infeasible, getattr(self, "trials", {}).values())
+        )
+
+    @max_trials.setter
+    def max_trials(self, value):
+        self.trial_budget = value
+
+    def set_constraints(self, limits):
+        """Gives the oracle the search's budgets, to screen proposals by.
+
+        Args:
+            limits: Dict of cost name (`"params"`, `"flops"`,
+                `"latency_ms"`, `"model_bytes"`) to its largest value.
+        """
+        self.limits = dict(limits)
 
     @classmethod
     def option_names(cls):
@@ -196,14 +255,94 @@ class NASOracle(kt.Oracle):
         if self.multi_objective:
             self._draw_scalarisation()
         self._absorb_results()
-        values = self.propose(trial_id)
+        values = self._screened_proposal(trial_id)
         if values is None:
             return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
         return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
 
+    def _screened_proposal(self, trial_id):
+        """`propose`, screened by the cost model once a trial was infeasible.
+
+        While the strategy proposes, `is_new` also refuses architectures
+        predicted over the screen's threshold (`_screen_threshold`), so a
+        strategy that picks the first new one among its candidates picks
+        one within it; a proposal still predicted over it is asked again,
+        up to `SCREEN_ATTEMPTS` times, and the one predicted cheapest
+        relative to the budgets is taken. When the screened strategy has
+        nothing left, it proposes unscreened.
+        """
+        model = self._cost_model()
+        if model is None:
+            return self.propose(trial_id)
+        threshold = self._screen_threshold(model)
+        best, best_ratio = None, math.inf
+        self._screen = (model, threshold)
+        try:
+            for _ in range(SCREEN_ATTEMPTS):
+                values = self.propose(trial_id)
+                if values is None:
+                    break
+                ratio = model.ratio(self.encoding.encode(values))
+                if ratio < best_ratio:
+                    best, best_ratio = values, ratio
+                if best_ratio <= threshold:
+                    break
+        finally:
+            self._screen = None
+        return best if best is not None else self.propose(trial_id)
+
+    def _screen_threshold(self, model):
+        """The predicted ratio to budget a screened proposal may reach.
+
+        1 (within every budget) when the model predicts some architectures
+        within budget; otherwise, so that the search moves towards the
+        cheap end of the space instead of stalling, the
+        `SCREEN_QUANTILE` of the predictions for `SCREEN_SAMPLE` random
+        architectures (drawn from a generator seeded by the seed and the
+        trial count, so a reloaded search screens alike).
+        """
+        rng = np.random.default_rng([self.seed, len(self.trials)])
+        ratios = [
+            model.ratio(self.encoding.random_vector(rng))
+            for _ in range(SCREEN_SAMPLE)
+        ]
+        return max(1.0, float(np.quantile(ratios, SCREEN_QUANTILE)))
+
+    def _cost_model(self):
+        """A `CostModel` of the measured costs, once a trial was infeasible."""
+        if not self.limits:
+            return None
+        trials = [
+            t for t in self.trials.values()
+            if t.status in ("COMPLETED", "FAILED")
+        ]
+        if not any(map(costs.is_infeasible, trials)):
+            return None
+        measured = [
+            {
+                name: t.metrics.get_history(name)[-1].mean()
+                for name in self.limits
+                if t.metrics.exists(name)
+            }
+            for t in trials
+        ]
+        vectors = [self.vector(t.trial_id) for t in trials]
+        return CostModel(self.limits, self.encoding.cardinalities).fit(
+            vectors, measured
+        )
+
     def is_new(self, values):
-        """Whether no trial so far has used these values."""
-        return not compat.is_duplicate(self, values)
+        """Whether no trial so far has used these values.
+
+        While a proposal is screened (see `_screened_proposal`), also
+        whether the architecture is predicted within the budgets.
+        """
+        if compat.is_duplicate(self, values):
+            return False
+        if self._screen is None:
+            return True
+        model, threshold = self._screen
+        return model.ratio(self.encoding.encode(values)) <= threshold
 
     @property
     def objectives(self):
