@@ -56,6 +56,10 @@ def test_show_and_export_a_finished_run(tmp_path, npz_dataset):
         (("run", "--strategy", "nope"), "--strategy"),
         (("run", "--space", "nope"), "--space"),
         (("run", "--objective", "nope"), "--objective"),
+        (("run", "--objective", "val_accuracy,nope"), "objective='nope'"),
+        (("run", "--select", "val_accuracy, latency_ms=<3"), "--select"),
+        (("run", "--max-params", 0), "--max-params"),
+        (("run", "--max-latency-ms", -2), "--max-latency-ms"),
         (("run", "--epochs", -1), "--epochs"),
         (("run", "--dataset", "missing.npz"), "missing.npz"),
         (("run", "--dataset", "weird-name"), "weird-name"),
@@ -77,3 +81,31 @@ def test_image_space_rejects_tabular_data(tmp_path, npz_dataset):
     result = invoke(*run_args(tmp_path, npz_dataset, "--space", "convnet"))
     assert result.exit_code == 2
     assert "input_shape" in result.output
+
+
+def test_two_objectives_a_budget_and_a_rule(tmp_path, npz_dataset):
+    result = invoke(*run_args(
+        tmp_path, npz_dataset, "--max-trials", 3, "--objective", "val_accuracy,flops",
+        "--max-params", 300, "--select", "val_accuracy, flops<=300",
+    ))
+    assert result.exit_code == 0, result.output
+    assert "objectives val_accuracy, flops, max_params=300" in result.output
+    assert "Leaderboard: Pareto fronts of val_accuracy (max), flops (min)" in result.output
+    assert "Selected best val_accuracy with flops<=300: trial" in result.output
+    run_dir = tmp_path / "runs" / "toy"
+    trials = [json.loads(p.read_text()) for p in run_dir.glob("trial_*/trial.json")]
+    trained = [t for t in trials if t["status"] == "COMPLETED"]
+    assert len(trained) == 3  # Infeasible trials do not use the budget.
+    for trial in trials:
+        params = trial["metrics"]["metrics"]["params"]["observations"][0]["value"][0]
+        if trial["status"] == "COMPLETED":
+            assert params <= 300
+        else:
+            assert params > 300 and trial["message"].startswith("infeasible: params")
+    metrics = json.loads((tmp_path / "models" / "toy" / "metrics.json").read_text())
+    assert metrics["flops"] <= 300 and metrics["selection"]["rule"] == "val_accuracy, flops<=300"
+    shown = invoke("show", run_dir, "--columns", "val_f1,latency_ms")
+    assert shown.exit_code == 0, shown.output
+    assert "front" in shown.output and "val_f1" in shown.output and "latency_ms" in shown.output
+    again = invoke("export", run_dir, "--out", tmp_path / "small", "--select", "val_accuracy, flops<=1")
+    assert again.exit_code == 2 and "flops<=1" in again.output
