@@ -49,6 +49,13 @@ def show(run_dir, top, columns):
     """Show the leaderboard (Pareto fronts for several objectives) of RUN_DIR."""
     run_directory = _open_run(run_dir)
     click.echo(run_directory.format_leaderboard(top, split_list(columns)))
+    if run_directory.dataset is not None:
+        from keras_nas.results import epochs_summary
+
+        click.echo(epochs_summary(
+            run_directory.trials, run_directory.search["max_trials"],
+            run_directory.dataset["epochs"],
+        ))
     rows = run_directory.leaderboard(1)
     if rows:
         click.echo("Best architecture:")

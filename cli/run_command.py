@@ -20,7 +20,8 @@ from keras_nas_cli.config_file import split_named
 
 TASKS = ("auto", "multiclass", "binary", "regression")
 _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers",
-             "max_params", "max_flops", "max_model_bytes")
+             "max_params", "max_flops", "max_model_bytes", "min_epochs")
+EARLY_STOPPING = ("asha", "hyperband", "median", "none")
 _BUDGETS = ("max_params", "max_flops", "max_latency_ms", "max_model_bytes")
 
 
@@ -78,6 +79,13 @@ class StrategyOption(click.Option):
               help="Do not train architectures slower than this (ms, batch 1, this machine).")
 @click.option("--max-model-bytes", default=None, type=int,
               help="Do not train architectures whose saved weights are larger.")
+@click.option("--early-stopping", default="none", show_default=True,
+              help=("Stop poor trials early: asha, hyperband, median or none "
+                    "(works with every strategy)."))
+@click.option("--eta", default=3, show_default=True, type=int,
+              help="Early stopping's reduction factor: keep the top 1/eta at each rung.")
+@click.option("--min-epochs", default=1, show_default=True, type=int,
+              help="Epochs a trial trains before early stopping may stop it.")
 @click.option("--directory", default="runs", show_default=True,
               help="Folder holding runs.")
 @click.option("--name", default=None,
@@ -115,6 +123,12 @@ def run(ctx, config_path, overwrite, **options):
     check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES))
     check_choice("--space", space_name, sorted(kn.spaces.SPACES))
     check_choice("--task", settings["task"], TASKS)
+    check_choice("--early-stopping", settings["early_stopping"], EARLY_STOPPING)
+    if settings["eta"] < 2:
+        raise click.BadParameter(
+            f"expected an integer of at least 2, received {settings['eta']}.",
+            param_hint="--eta",
+        )
     check_choice("--trial-process", settings["trial_process"],
                  kn.engine.tuner.TRIAL_PROCESSES)
     time_limit = _time_limit(settings["time_limit"])
@@ -191,6 +205,7 @@ def run(ctx, config_path, overwrite, **options):
                 max_consecutive_failures=settings["max_failures"],
                 trial_process=settings["trial_process"],
                 **{key: settings[key] for key in _BUDGETS},
+                early_stopping=_early_stopping(settings),
             )
     except ValueError as error:
         if not existing:
@@ -266,6 +281,13 @@ def _settings(ctx, config_path, options):
                 param_hint="--" + key.replace("_", "-"),
             )
     return settings
+
+
+def _early_stopping(settings):
+    if settings["early_stopping"] == "none":
+        return None
+    return {"name": settings["early_stopping"], "eta": settings["eta"],
+            "min_epochs": settings["min_epochs"]}
 
 
 def _task(settings):

@@ -39,8 +39,10 @@ ORACLE_HOOKS = (
     "_get_oracle_fname",
     "_get_trial_dir",
     "_set_project_dir",
+    "_check_objective_found",
 )
-"""Underscored `keras_tuner.Oracle` methods keras-nas calls (through here)."""
+"""Underscored `keras_tuner.Oracle` methods keras-nas calls (through here)
+or overrides (`_check_objective_found`, in `NASOracle`)."""
 
 ORACLE_ATTRIBUTES = (
     "_retry_queue",
@@ -87,6 +89,11 @@ def validate_trial_results(results, objective, function_name):
 def convert_to_metrics_dict(results, objective):
     """KerasTuner's best-epoch metrics of a `History`, dict or value."""
     return _tuner_utils.convert_to_metrics_dict(results, objective)
+
+
+def get_best_step(results, objective):
+    """KerasTuner's best epoch of a `History` (the mean over a list of them)."""
+    return _tuner_utils.get_best_step(results, objective)
 
 
 def create_objective(objective):
@@ -217,7 +224,7 @@ def check():
                 raise _moved(f"keras_tuner.Oracle.{name}")
         for module, names in (
             (_tuner_utils, ("TunerCallback", "validate_trial_results",
-                            "convert_to_metrics_dict")),
+                            "convert_to_metrics_dict", "get_best_step")),
             (_objective, ("create_objective", "MultiObjective")),
             (_oracle, ("LOCKS", "THREADS")),
             (_conditions, ("Parent",)),

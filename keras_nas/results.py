@@ -160,3 +160,29 @@ def _figure(value):
     if value is None:
         return "-"
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def epochs_trained(trial):
+    """The epochs a trial trained: the steps of its per-epoch `loss` reports."""
+    if not trial.metrics.exists("loss"):
+        return 0
+    return len(trial.metrics.get_history("loss"))
+
+
+def epochs_summary(trials, max_trials, epochs):
+    """One line: epochs trained in all, and their share of `max_trials x epochs`.
+
+    Args:
+        trials: The search's trials.
+        max_trials: The trial budget.
+        epochs: The epochs of one trial (`fit`'s `epochs`).
+    """
+    trained = sum(map(epochs_trained, trials))
+    budget = max_trials * epochs
+    stopped = sum(t.metrics.exists("stopped_early") for t in trials)
+    share = f" ({100 * trained / budget:.0f}%)" if budget else ""
+    early = f"; {stopped} trials stopped early" if stopped else ""
+    return (
+        f"Epochs trained: {trained:,} of {max_trials} trials x {epochs} "
+        f"epochs = {budget:,}{share}{early}"
+    )

@@ -107,8 +107,8 @@ class SearchProgress:
             "counted and runs again on resume."
         )
 
-    def on_infeasible_budget(self, line):
-        """Reports that no architecture met the search's budgets."""
+    def on_search_end(self, line):
+        """Reports the search's totals (the epochs it trained)."""
         self._print(line)
 
     def _print(self, text):

@@ -58,6 +58,12 @@ class TrialResult:
         )
         return history
 
+    def best_epoch(self, objective):
+        """The 0-based epoch whose metrics `metrics` reports (0 untrained)."""
+        if not self.history:
+            return 0
+        return compat.get_best_step(self.keras_history(), objective)
+
     def metrics(self, objective):
         """The best epoch's metrics plus the costs, as `NASTuner` records them.
 

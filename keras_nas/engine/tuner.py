@@ -34,6 +34,7 @@ from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
 from keras_nas.engine.progress import SearchProgress
 from keras_nas.engine.progress import format_architecture
+from keras_nas.results import epochs_summary
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
 from keras_nas.results import task_columns
@@ -43,9 +44,15 @@ from keras_nas.spaces.base import SearchSpace
 from keras_nas.engine.time_limit import TimeLimitReached
 from keras_nas.engine.time_limit import parse_duration
 from keras_nas.engine.trial import fit_trial
+from keras_nas.engine.trial import numeric_logs
+from keras_nas.oracles.early_stopping import STOPPED_EARLY
+from keras_nas.oracles.early_stopping import EarlyStopping
+from keras_nas.oracles.early_stopping import get_early_stopping
 from keras_nas.engine.trial_process import fit_in_subprocess
 
 _STATUS = kt.engine.trial.TrialStatus
+_BEST_EPOCH = "_best_epoch"
+"""Carries each execution's best epoch from `run_trial` to the report."""
 TRIAL_PROCESSES = ("in_process", "subprocess")
 
 
@@ -113,6 +120,15 @@ class NASTuner(kt.Tuner):
             fields (`batch_size`, `repeats`, `warmup`,
             `throughput_batch_size`, `throughput_repeats`); `None` for the
             defaults, `False` not to measure them.
+        early_stopping: Stop poor trials early, with any keras-nas
+            strategy: `"asha"`, `"hyperband"`, `"median"` or `None` (see
+            `keras_nas.oracles.early_stopping`), a dict `{"name": "asha",
+            "eta": 3, "min_epochs": 1}`, or an `EarlyStopping` built for
+            the search's `epochs`. Every epoch's metrics reach the oracle
+            (the trial's learning curve) whether or not it is set; a
+            stopped trial completes with the epochs it trained and the
+            metric `stopped_early`, and `export` takes the best trial that
+            trained every epoch.
         max_consecutive_infeasible: Stop the search (with
             `keras_nas.engine.failures.InfeasibleBudgetError`, naming the
             budget and the smallest value measured) after this many
@@ -167,6 +183,7 @@ class NASTuner(kt.Tuner):
         max_model_bytes=None,
         latency=None,
         max_consecutive_infeasible=20,
+        early_stopping=None,
         time_limit=None,
         max_consecutive_failures=5,
         trial_process="in_process",
@@ -212,6 +229,7 @@ class NASTuner(kt.Tuner):
         # The limit is applied here, after each trial is saved; KerasTuner's
         # own check raises inside `end_trial`, before the state is written.
         oracle.max_consecutive_failed_trials = None
+        self.early_stopping = _early_stopping_spec(early_stopping, oracle)
         self.space = space
         self.epoch_objective = _epoch_objective(oracle.objective, space)
         self.stopped_by_time_limit = False
@@ -279,6 +297,9 @@ class NASTuner(kt.Tuner):
                 fit_kwargs,
             )
         self.stopped_by_time_limit = False
+        self.epochs = int(fit_kwargs.get("epochs", 1))
+        if self.early_stopping is not None and not self._is_worker():
+            self.oracle.set_early_stopping(self._scheduler(self.epochs))
         if self.time_limit is not None:
             self._deadline = time.monotonic() + self.time_limit
         try:
@@ -395,6 +416,20 @@ class NASTuner(kt.Tuner):
                 f"{first_line(trial.message or 'no reason recorded')}"
             )
 
+    def on_search_end(self):
+        super().on_search_end()
+        if not self._is_worker():
+            self.progress.on_search_end(epochs_summary(
+                self.oracle.trials.values(), _trial_budget(self.oracle),
+                getattr(self, "epochs", 1),
+            ))
+
+    def _scheduler(self, epochs):
+        """The early-stopping scheduler of a search of `epochs` epochs."""
+        if isinstance(self.early_stopping, EarlyStopping):
+            return self.early_stopping
+        return get_early_stopping(**self.early_stopping, max_epochs=epochs)
+
     def _best_so_far(self):
         """The best completed trial, or the front's trials for several objectives."""
         if compat.is_multi_objective(self.oracle.objective):
@@ -453,10 +488,41 @@ class NASTuner(kt.Tuner):
         compat.validate_trial_results(
             results, self.epoch_objective, "Tuner.run_trial()"
         )
-        self.oracle.update_trial(
-            trial.trial_id,
-            compat.convert_to_metrics_dict(results, self.epoch_objective),
-        )
+        metrics = compat.convert_to_metrics_dict(results, self.epoch_objective)
+        missing = [
+            o.name for o in compat.single_objectives(self.oracle.objective)
+            if o.name not in metrics
+        ]
+        if missing:
+            raise kt.errors.FatalValueError(
+                f"The trial reported no {', '.join(missing)}, an objective of "
+                f"the search. Received: {sorted(metrics)}"
+            )
+        # At the best epoch's step, where the epoch reports already hold
+        # the same figures, so that the learning curve is not changed.
+        step = int(metrics.pop(_BEST_EPOCH, 0))
+        with warnings.catch_warnings():  # Stopped by the early stopping.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.oracle.update_trial(trial.trial_id, metrics, step=step)
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        """Reports an epoch's metrics to the oracle; stops when it says so."""
+        if self._report_epoch(trial, epoch, logs):
+            model.stop_training = True
+
+    def _report_epoch(self, trial, epoch, logs):
+        """Sends one epoch's logs to the oracle; returns whether to stop.
+
+        A KerasTuner oracle of the user's gets only epochs whose logs hold
+        every objective (it refuses others).
+        """
+        logs = numeric_logs(logs or {})
+        if not isinstance(compat.worker_oracle(self.oracle), NASOracle) and any(
+            o.name not in logs for o in compat.single_objectives(self.oracle.objective)
+        ):
+            return False
+        reported = self.oracle.update_trial(trial.trial_id, logs, step=epoch)
+        return reported.status == _STATUS.STOPPED
 
     def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         """Runs a trial; a failure is recorded with its reason, not raised.
@@ -523,6 +589,9 @@ class NASTuner(kt.Tuner):
                         trial.hyperparameters,
                         fit_args,
                         {**fit_kwargs, "callbacks": callbacks},
+                        epoch_callback=lambda epoch, logs: self._report_epoch(
+                            trial, epoch, logs
+                        ),
                         **settings,
                     )
                 else:
@@ -542,7 +611,10 @@ class NASTuner(kt.Tuner):
                     )
                 if result.checkpoint_written:
                     best_value = result.best_value
-                results.append(result.metrics(self.epoch_objective))
+                results.append({
+                    **result.metrics(self.epoch_objective),
+                    _BEST_EPOCH: result.best_epoch(self.epoch_objective),
+                })
                 if result.deadline_reached:
                     raise TimeLimitReached()
         return results
@@ -647,9 +719,11 @@ class NASTuner(kt.Tuner):
                 f"No completed trial to export in {self.project_dir}."
             )
         objectives = compat.single_objectives(self.oracle.objective)
-        trial, self.selection = select_trial(
-            self.oracle.trials.values(), objectives, select
-        )
+        trained = [
+            t for t in self.oracle.trials.values()
+            if not t.metrics.exists(STOPPED_EARLY)
+        ]
+        trial, self.selection = select_trial(trained, objectives, select)
         task = self._task()
         if task is not None and y_test is not None:
             y_test = task.encode(y_test, "y_test")
@@ -771,6 +845,35 @@ def _trailing(oracle, matches):
 def _is_failure(trial):
     """Whether a trial failed, an infeasible architecture apart."""
     return trial.status == _STATUS.FAILED and not costs.is_infeasible(trial)
+
+
+def _early_stopping_spec(early_stopping, oracle):
+    """`NASTuner`'s `early_stopping`, checked: `None`, a dict or a scheduler."""
+    if early_stopping is None or early_stopping == "none":
+        return None
+    if not isinstance(oracle, NASOracle):
+        raise ValueError(
+            "Received an invalid value for `early_stopping`: it needs a "
+            "keras-nas strategy, whose oracle runs the scheduler. Received: "
+            f"early_stopping={early_stopping!r} with {type(oracle).__name__}"
+        )
+    if isinstance(early_stopping, EarlyStopping):
+        return early_stopping
+    spec = {"name": early_stopping} if isinstance(early_stopping, str) else early_stopping
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(
+            "Received an invalid value for `early_stopping`, expected "
+            '"asha", "hyperband", "median", None, a dict with a "name" or '
+            f"an EarlyStopping. Received: early_stopping={early_stopping!r}"
+        )
+    unknown = sorted(set(spec) - {"name", "eta", "min_epochs"})
+    if unknown:
+        raise ValueError(
+            "Received an invalid value for `early_stopping`: its keys are "
+            f"name, eta and min_epochs. Received: {unknown[0]!r}"
+        )
+    get_early_stopping(**spec, max_epochs=max(spec.get("min_epochs", 1), 1))
+    return dict(spec)
 
 
 def _latency_settings(latency, max_latency_ms):

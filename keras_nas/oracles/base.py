@@ -13,6 +13,7 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.oracles.early_stopping import STOPPED_EARLY
 from keras_nas.oracles.feasibility import CostModel
 
 _EXHAUSTIVE_LIMIT = 200_000
@@ -113,6 +114,8 @@ class NASOracle(kt.Oracle):
         self.weights_rng = np.random.default_rng([self.seed, 1])
         self._scalarisation = None
         self.limits = {}
+        self.early_stopping = None
+        self._early_stopping_state = None
         self._screen = None
         self.structure = None
         self._encoding = None
@@ -158,6 +161,70 @@ class NASOracle(kt.Oracle):
     @max_trials.setter
     def max_trials(self, value):
         self.trial_budget = value
+
+    def set_early_stopping(self, scheduler):
+        """Gives the oracle an early-stopping scheduler (or `None`).
+
+        Each epoch a trial reports (`update_trial(..., step=epoch)`) passes
+        the first objective measured per epoch (see `epoch_objective`) to
+        `scheduler.report`; a trial it stops gets the metric
+        `stopped_early` (its last epoch, counted from 1) and `update_trial`
+        returns it with the status `STOPPED`, which tells the tuner to end
+        its training. The trial then completes with the results of the
+        epochs it trained: strategies learn from its best value so far,
+        like any other trial's. The scheduler's records are part of the
+        oracle state.
+
+        Args:
+            scheduler: A `keras_nas.oracles.early_stopping.EarlyStopping`.
+        """
+        saved = self._early_stopping_state
+        self.early_stopping = scheduler
+        if scheduler is not None and saved is not None:
+            if saved["config"] == scheduler.get_config():
+                scheduler.set_state(saved["state"])
+
+    @property
+    def epoch_objective(self):
+        """The first objective a trial reports every epoch (not a cost)."""
+        for objective in self.objectives:
+            if objective.name not in costs.COSTS:
+                return objective
+        return None
+
+    @kt.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        """Records a trial's metrics; an epoch's go to the early stopping.
+
+        Returns:
+            The trial; its status is `STOPPED` when the scheduler stops it.
+        """
+        trial = super().update_trial(trial_id, metrics, step)
+        objective = self.epoch_objective
+        if (
+            self.early_stopping is None
+            or objective is None
+            or objective.name not in metrics
+            or trial.metrics.exists(STOPPED_EARLY)
+            or not math.isfinite(metrics[objective.name])
+        ):
+            return trial
+        value = float(metrics[objective.name])
+        value = value if objective.direction == "max" else -value
+        if self.early_stopping.report(trial_id, int(step) + 1, value):
+            trial.metrics.register(STOPPED_EARLY, direction="min")
+            trial.metrics.update(STOPPED_EARLY, float(step) + 1, step=step)
+            self._save_trial(trial)
+            trial.status = kt.engine.trial.TrialStatus.STOPPED
+        return trial
+
+    def _check_objective_found(self, metrics):
+        """Accepts reports without every objective (KerasTuner's hook).
+
+        An epoch's report (`NASTuner.on_epoch_end`) holds the epoch's logs,
+        never the costs measured once per trial; `NASTuner` checks the
+        trial's final report itself.
+        """
 
     def set_constraints(self, limits):
         """Gives the oracle the search's budgets, to screen proposals by.
@@ -558,6 +625,11 @@ class NASOracle(kt.Oracle):
         state = super().get_state()
         state["rng_state"] = self.rng.bit_generator.state
         state["absorbed"] = self._absorbed
+        if self.early_stopping is not None:
+            state["early_stopping"] = {
+                "config": self.early_stopping.get_config(),
+                "state": self.early_stopping.get_state(),
+            }
         if self.multi_objective:
             state["weights_rng_state"] = self.weights_rng.bit_generator.state
         return state
@@ -567,6 +639,9 @@ class NASOracle(kt.Oracle):
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng_state"]
         self._absorbed = state["absorbed"]
+        self._early_stopping_state = state.get("early_stopping")
+        if self.early_stopping is not None:
+            self.set_early_stopping(self.early_stopping)
         if self.multi_objective:
             self.weights_rng = np.random.default_rng()
             self.weights_rng.bit_generator.state = state["weights_rng_state"]

@@ -1,0 +1,134 @@
+"""Early stopping: the schedulers, and with NASTuner on every strategy."""
+
+import json
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+import keras_nas as kn
+from keras_nas.oracles.early_stopping import ASHA
+from keras_nas.oracles.early_stopping import Hyperband
+from keras_nas.oracles.early_stopping import Median
+from keras_nas.oracles.early_stopping import STOPPED_EARLY
+from keras_nas.oracles.early_stopping import asha_rungs
+from keras_nas.oracles.early_stopping import get_early_stopping
+
+
+def test_asha_rungs_are_min_epochs_times_powers_of_eta():
+    assert asha_rungs(1, 3, 20) == [1, 3, 9]
+    assert asha_rungs(2, 2, 16) == [2, 4, 8]
+    assert asha_rungs(5, 3, 5) == []
+
+
+def test_asha_keeps_the_top_third_at_a_rung_without_waiting():
+    asha = ASHA(max_epochs=9, eta=3)
+    assert asha.report("0", 1, 0.5) is False  # Alone at the rung: goes on.
+    assert asha.report("1", 1, 0.9) is False
+    assert asha.report("2", 1, 0.1) is True   # Below the top third.
+    assert asha.report("1", 2, 0.0) is False  # Not a rung.
+    assert asha.report("3", 1, 0.95) is False
+
+
+def test_asha_state_round_trips():
+    asha = ASHA(max_epochs=9, eta=3)
+    asha.report("0", 1, 0.5)
+    asha.report("0", 3, 0.7)
+    again = ASHA(max_epochs=9, eta=3)
+    again.set_state(json.loads(json.dumps(asha.get_state())))
+    assert again.report("1", 3, 0.1) is True
+    assert again.recorded == {**asha.recorded, 3: {"0": 0.7, "1": 0.1}}
+
+
+def test_hyperband_deals_trials_to_brackets_with_later_first_rungs():
+    band = Hyperband(max_epochs=9, eta=3)
+    assert [b.rungs for b in band.brackets] == [[1, 3], [3], []]
+    assert [band.bracket_of(str(t)) for t in range(4)] == [0, 1, 2, 0]
+    band.report("2", 1, 0.9)
+    assert band.report("2", 3, -1.0) is False  # Bracket 2 never stops.
+
+
+def test_median_stops_below_the_median_of_earlier_trials():
+    median = Median(max_epochs=5, min_epochs=2, min_trials=2)
+    for trial, value in (("0", 0.5), ("1", 0.7)):
+        for epoch in (1, 2):
+            assert median.report(trial, epoch, value) is False
+    assert median.report("2", 1, 0.1) is False  # Before min_epochs.
+    assert median.report("2", 2, 0.2) is True   # 0.2 < median(0.5, 0.7).
+    assert median.report("3", 2, 0.9) is False
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"name": "fast"}, "early_stopping"), ({"name": "asha", "eta": 1}, "eta"),
+    ({"name": "asha", "min_epochs": 0}, "min_epochs"),
+])
+def test_bad_options_are_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        get_early_stopping(**kwargs, max_epochs=10)
+
+
+def tiny_space(tiny_images):
+    return kn.spaces.MLP(
+        input_shape=tiny_images[0].shape[1:], num_classes=3, max_layers=2,
+        widths=(2, 4, 8, 16), activations=("relu", "tanh"), dropout_rates=(0.0,),
+    )
+
+
+def search(tuner, tiny_images, epochs):
+    x, y = tiny_images
+    tuner.search(x, y, validation_data=(x, y), epochs=epochs, batch_size=12)
+
+
+def test_every_epoch_reaches_the_oracle_as_a_learning_curve(tiny_images, tmp_path):
+    tuner = kn.NASTuner(tiny_space(tiny_images), max_trials=2, directory=tmp_path,
+                        seed=0, verbose=0)
+    search(tuner, tiny_images, epochs=3)
+    for trial in tuner.oracle.trials.values():
+        curve = trial.metrics.get_history("val_accuracy")
+        assert [o.step for o in curve] == [0, 1, 2]
+        assert trial.score == max(o.mean() for o in curve)
+
+
+@pytest.mark.parametrize("strategy", ["random", "evolution", "bayesian"])
+def test_asha_stops_trials_and_exports_a_fully_trained_one(
+    strategy, tiny_images, tmp_path, capsys
+):
+    tuner = kn.NASTuner(
+        tiny_space(tiny_images), strategy=strategy, max_trials=8,
+        directory=tmp_path / "runs", seed=1, early_stopping="asha",
+    )
+    search(tuner, tiny_images, epochs=9)
+    trials = list(tuner.oracle.trials.values())
+    stopped = [t for t in trials if t.metrics.exists(STOPPED_EARLY)]
+    assert stopped and all(t.status == "COMPLETED" for t in trials)
+    for trial in stopped:
+        at = trial.metrics.get_last_value(STOPPED_EARLY)
+        assert at in (1, 3) and len(trial.metrics.get_history("loss")) == at
+    epochs = sum(len(t.metrics.get_history("loss")) for t in trials)
+    assert epochs < 8 * 9
+    assert f"Epochs trained: {epochs} of 8 trials x 9 epochs = 72" in capsys.readouterr().out
+    path = tuner.export(tmp_path / "export")
+    chosen = json.loads((path / "architecture.json").read_text())["trial_id"]
+    assert not tuner.oracle.trials[chosen].metrics.exists(STOPPED_EARLY)
+
+
+def test_rung_records_survive_a_reload(tiny_images, tmp_path):
+    space = tiny_space(tiny_images)
+    first = kn.NASTuner(space, max_trials=3, directory=tmp_path, project_name="p",
+                        seed=2, early_stopping="asha", verbose=0)
+    search(first, tiny_images, epochs=3)
+    recorded = first.oracle.early_stopping.get_state()
+    again = kn.NASTuner(space, max_trials=5, directory=tmp_path, project_name="p",
+                        seed=2, early_stopping="asha", verbose=0)
+    search(again, tiny_images, epochs=3)
+    state = again.oracle.early_stopping.get_state()
+    for rung, values in recorded.items():
+        assert values.items() <= state[rung].items()
+    assert len(state["1"]) == 5
+
+
+def test_early_stopping_needs_a_keras_nas_strategy(tiny_images, tmp_path):
+    oracle = kt.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1)
+    with pytest.raises(ValueError, match="early_stopping"):
+        kn.NASTuner(tiny_space(tiny_images), strategy=oracle, directory=tmp_path,
+                    early_stopping="asha")
