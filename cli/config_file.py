@@ -13,7 +13,15 @@ RUN_KEYS = {
     "max_trials": "a positive integer",
     "epochs": "a positive integer",
     "batch_size": "a positive integer",
-    "objective": "a text",
+    "objective": "a name, names separated by commas, or a list of names",
+    "select": "a text such as 'val_accuracy, latency_ms<=5'",
+    "max_params": "a positive integer",
+    "max_flops": "a positive integer",
+    "max_latency_ms": "a positive number",
+    "max_model_bytes": "a positive integer",
+    "early_stopping": "asha, hyperband, median or none",
+    "eta": "a positive integer",
+    "min_epochs": "a positive integer",
     "directory": "a text",
     "name": "a text",
     "seed": "an integer",
@@ -47,6 +55,10 @@ def _fits(key, value):
         return isinstance(value, str) or (
             isinstance(value, (int, float)) and not isinstance(value, bool)
         )
+    if key == "objective" and isinstance(value, list):
+        return bool(value) and all(isinstance(v, str) for v in value)
+    if key == "max_latency_ms":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     if RUN_KEYS[key] == "a positive integer":
         return _is_int(value) and value > 0
     return isinstance(value, str)

@@ -4,6 +4,7 @@ import time
 
 from keras_nas import compat
 from keras_nas.objectives import pareto
+from keras_nas.objectives.costs import VIOLATION
 
 
 def format_duration(seconds):
@@ -60,6 +61,8 @@ class SearchProgress:
             ) if values is not None else f"{objective.name}={trial.score:.4f}"
         elif reason and reason[0].startswith("infeasible"):
             result = reason[0]
+        elif trial.metrics.exists(VIOLATION):  # A worker's copy has no message.
+            result = "infeasible, not trained"
         else:
             result = f"{trial.status}" + (f" ({reason[0]})" if reason else "")
         if isinstance(best, list):

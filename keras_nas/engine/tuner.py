@@ -6,7 +6,6 @@ import math
 import os
 import time
 import traceback
-import warnings
 import zlib
 
 import keras_tuner as kt
@@ -304,7 +303,7 @@ class NASTuner(kt.Tuner):
             self._deadline = time.monotonic() + self.time_limit
         try:
             super().search(*fit_args, **fit_kwargs)
-            trials = list(self.oracle.trials.values())
+            trials = [] if self._is_worker() else list(self.oracle.trials.values())
             if trials and all(map(costs.is_infeasible, trials)):
                 raise InfeasibleBudgetError(self._infeasible_budget_line())
         except TimeLimitReached:
@@ -419,10 +418,18 @@ class NASTuner(kt.Tuner):
     def on_search_end(self):
         super().on_search_end()
         if not self._is_worker():
-            self.progress.on_search_end(epochs_summary(
-                self.oracle.trials.values(), _trial_budget(self.oracle),
-                getattr(self, "epochs", 1),
-            ))
+            self.progress.on_search_end(self.epochs_summary())
+
+    def epochs_summary(self, epochs=None):
+        """One line: the epochs trained, in all and as a share of the budget.
+
+        Args:
+            epochs: The epochs of one trial; by default the last search's.
+        """
+        return epochs_summary(
+            self.oracle.trials.values(), _trial_budget(self.oracle),
+            epochs or getattr(self, "epochs", 1),
+        )
 
     def _scheduler(self, epochs):
         """The early-stopping scheduler of a search of `epochs` epochs."""
@@ -501,9 +508,7 @@ class NASTuner(kt.Tuner):
         # At the best epoch's step, where the epoch reports already hold
         # the same figures, so that the learning curve is not changed.
         step = int(metrics.pop(_BEST_EPOCH, 0))
-        with warnings.catch_warnings():  # Stopped by the early stopping.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            self.oracle.update_trial(trial.trial_id, metrics, step=step)
+        self.oracle.update_trial(trial.trial_id, metrics, step=step)
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         """Reports an epoch's metrics to the oracle; stops when it says so."""
@@ -541,11 +546,9 @@ class NASTuner(kt.Tuner):
                 for o in compat.single_objectives(self.oracle.objective)
                 if o.name not in infeasible.metrics
             }
-            with warnings.catch_warnings():  # KerasTuner's nanmin of a NaN.
-                warnings.simplefilter("ignore", RuntimeWarning)
-                self.oracle.update_trial(
-                    trial.trial_id, {**infeasible.metrics, **missing}
-                )
+            self.oracle.update_trial(
+                trial.trial_id, {**infeasible.metrics, **missing}
+            )
             trial.status = _STATUS.FAILED
             trial.message = str(infeasible)
         except (TimeLimitReached, kt.errors.FatalError):

@@ -3,6 +3,7 @@
 import inspect
 import math
 import os
+import warnings
 
 import keras_tuner as kt
 import numpy as np
@@ -199,7 +200,9 @@ class NASOracle(kt.Oracle):
         Returns:
             The trial; its status is `STOPPED` when the scheduler stops it.
         """
-        trial = super().update_trial(trial_id, metrics, step)
+        with warnings.catch_warnings():  # KerasTuner's nanmin of a NaN.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trial = super().update_trial(trial_id, metrics, step)
         objective = self.epoch_objective
         if (
             self.early_stopping is None
