@@ -63,6 +63,29 @@ def test_json_config_is_read_too(tmp_path, npz_dataset):
     assert "Trial 1/1" in result.output
 
 
+def test_objectives_budgets_and_early_stopping_from_a_config(tmp_path, npz_dataset):
+    config = write(tmp_path / "search.yaml", f"""
+dataset: {npz_dataset}
+space: mlp
+max_trials: 3
+epochs: 3
+objective: [val_accuracy, flops]
+select: "val_accuracy, flops<=300"
+max_params: 300
+early_stopping: asha
+directory: {tmp_path / "runs"}
+name: c
+export_dir: {tmp_path / "models"}
+""")
+    result = invoke("run", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert "objectives val_accuracy, flops, max_params=300" in result.output
+    assert "Epochs trained: " in result.output
+    metrics = json.loads((tmp_path / "models" / "c" / "metrics.json").read_text())
+    assert metrics["params"] <= 300 and metrics["flops"] <= 300
+    assert [o["name"] for o in metrics["objectives"]] == ["val_accuracy", "flops"]
+
+
 def test_example_config_is_valid():
     config = load_config(os.path.join(EXAMPLES, "search.yaml"))
     assert config["strategy"]["name"] == "evolution"
@@ -85,6 +108,8 @@ BAD_CONFIGS = [
     ("a.yaml", "epochs: ten\n", "epochs must be a positive integer, received 'ten'"),
     ("a.yaml", "max_trials: 0\n", "max_trials must be a positive integer"),
     ("a.yaml", "seed: true\n", "seed must be an integer"),
+    ("a.yaml", "max_latency_ms: -1\n", "max_latency_ms must be a positive number"),
+    ("a.yaml", "objective: [val_accuracy, 3]\n", "objective must be a name"),
     ("a.yaml", "space: {max_layers: 2}\n", "space must be a name or a mapping"),
     ("a.yaml", "- just\n- a list\n", "expected a mapping of settings"),
     ("a.yaml", "dataset: [unclosed\n", "is not valid YAML"),
