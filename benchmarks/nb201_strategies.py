@@ -4,8 +4,8 @@ Runs the NAS-Bench-201 protocol (search on val_acc, report the test_acc of the
 pick) with `keras_nas.bench.run_benchmark`. KerasTuner's
 BayesianOptimizationOracle is left out unless `--with-kt-bayesian` is given: it
 takes minutes per seed on a 2-core machine (a GP refit with 20 optimizer
-restarts and 50 L-BFGS restarts of the acquisition per query). `keras-nas bench`
-always includes it.
+restarts and 50 L-BFGS restarts of the acquisition per query), which is also
+why `keras-nas bench` adds it only with `--baselines all` (or by name).
 
 Usage:
     python benchmarks/nb201_strategies.py [--table PATH] [--repeats 50]

@@ -10,6 +10,9 @@ import click
 
 MISSING_POLICIES = ("error", "fail")
 
+SLOW_RUN_SECONDS = 5.0
+"""A run that takes longer is reported as it ends, seed by seed."""
+
 
 def _positive(option, value):
     if value < 1:
@@ -85,6 +88,25 @@ def _parse_search(spec):
     return names, directions
 
 
+def _check_baselines(benchmark, spec, several):
+    """The baseline names of `--baselines`; a one-line error otherwise."""
+    choices = benchmark.baselines.BASELINE_CHOICES
+    if spec not in choices:
+        valid = ("random",) + benchmark.BASELINES
+        for name in (name.strip() for name in spec.split(",")):
+            if name not in valid:
+                raise click.BadParameter(
+                    f"expected {', '.join(choices)} or comma-separated names "
+                    f"among {', '.join(valid)}; received {spec!r}.",
+                    param_hint="--baselines",
+                )
+            reason = benchmark.baselines.unfit_reason(name, several)
+            if reason is not None:
+                raise click.BadParameter(f"{reason}; received {spec!r}.",
+                                         param_hint="--baselines")
+    return benchmark.baselines.check_baselines(spec, several)
+
+
 def _search_spec(names, directions):
     """The `--search-metric` text of resolved metrics and directions."""
     if isinstance(names, str):
@@ -113,10 +135,15 @@ def _command_line(ctx, values):
               help="CSV of architectures and metrics (NAS-Bench-201 layout: an "
                    "arch_str column).")
 @click.option("--strategy", default="random", show_default=True,
-              help="Comma-separated strategies. Always added: random, kt_random, "
-                   "kt_bayesian, and optuna_tpe when Optuna is installed; with "
+              help="Comma-separated strategies, compared with --baselines.")
+@click.option("--baselines", default="default", show_default=True,
+              help="Baselines added to the strategies: 'default' (random, "
+                   "kt_random, and optuna_tpe when Optuna is installed; with "
                    "several search metrics random, and optuna_nsga2 and "
-                   "optuna_motpe when Optuna is installed.")
+                   "optuna_motpe when Optuna is installed), 'all' (the "
+                   "default and KerasTuner's slow kt_bayesian), 'none', or "
+                   "comma-separated names (random, the reference of the "
+                   "'vs random' column, is always added).")
 @click.option("--budget", default=100, show_default=True, type=int,
               help="Queries per run.")
 @click.option("--repeats", default=10, show_default=True, type=int,
@@ -150,7 +177,7 @@ def _command_line(ctx, values):
               help="Keep each finished run here; the same command started "
                    "again resumes from them.")
 @click.pass_context
-def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
+def bench(ctx, table, strategy, baselines, budget, repeats, seed, search_metric,
           report_metric, space, skip_outside, missing, jobs, plot, json_path,
           results_dir):
     """Compare search strategies on a table of architectures, no training."""
@@ -197,6 +224,7 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
         reason = benchmark.baselines.unfit_reason(name, several)
         if reason is not None:
             raise click.BadParameter(f"{reason}.", param_hint="--strategy")
+    added = _check_baselines(benchmark, baselines, several)
     search_space = _load_space(space) if space is not None else None
     try:
         data = benchmark.Table.from_csv(table, space=search_space,
@@ -232,13 +260,21 @@ def bench(ctx, table, strategy, budget, repeats, seed, search_metric,
             err=True,
         )
 
+    def run_progress(run, elapsed):
+        if run.seconds >= SLOW_RUN_SECONDS:
+            click.echo(
+                f"{run.strategy} seed {run.seed}: {run.seconds:.1f} s "
+                f"({elapsed:.1f} s elapsed)",
+                err=True,
+            )
+
     try:
         result = benchmark.run_benchmark(
             data, requested, budget=budget, repeats=repeats, seed=seed,
             search_metric=names, report_metric=report_metric,
-            search_direction=directions,
+            search_direction=directions, baselines=added,
             missing=missing, jobs=jobs, progress=progress, command=command,
-            results_dir=results_dir,
+            results_dir=results_dir, run_progress=run_progress,
         )
     except benchmark.ArchitectureNotInTable as error:
         raise click.UsageError(

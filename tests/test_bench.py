@@ -273,7 +273,8 @@ def test_strategy_names_and_comparison():
         "random", "grid"
     ]
     compared = bench.comparison_strategies(["kt_random", "grid", "grid"])
-    assert compared[:4] == ["kt_random", "grid", "random", "kt_bayesian"]
+    assert compared[:3] == ["kt_random", "grid", "random"]
+    assert "kt_bayesian" not in compared
     assert len(compared) == len(set(compared))
     with pytest.raises(ValueError, match="strategy='nope'") as info:
         bench.comparison_strategies(["nope"])
@@ -515,17 +516,22 @@ def invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def test_cli_bench_prints_the_comparison(tmp_path, monkeypatch):
-    pytest.importorskip("optuna")
-    pytest.importorskip("matplotlib")
-    table = write_tiny_csv(tmp_path / "tiny.csv")
-    (tmp_path / "tiny_bench_space.py").write_text(
+def write_tiny_space_module(path):
+    """A module whose `space()` returns `tiny_mlp()`, for `--space`."""
+    path.write_text(
         "from keras_nas.spaces import MLP\n\n"
         "def space():\n"
         "    return MLP((4,), 3, min_layers=1, max_layers=2, widths=(4, 8),\n"
         "               activations=('relu',), dropout_rates=(0.0,),\n"
         "               batch_norm=(False,), skip_connections=False)\n"
     )
+
+
+def test_cli_bench_prints_the_comparison(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    pytest.importorskip("matplotlib")
+    table = write_tiny_csv(tmp_path / "tiny.csv")
+    write_tiny_space_module(tmp_path / "tiny_bench_space.py")
     monkeypatch.syspath_prepend(str(tmp_path))
     png, saved = tmp_path / "regret.png", tmp_path / "result.json"
     result = invoke("bench", "--table", table, "--space", "tiny_bench_space:space",
@@ -538,8 +544,8 @@ def test_cli_bench_prints_the_comparison(tmp_path, monkeypatch):
     assert "--space tiny_bench_space:space" in lines[0]
     assert "--search-metric val_acc --report-metric test_acc" in lines[0]
     rows = {line.split()[0] for line in lines[5:-1]}
-    assert rows == {"grid", "random", "kt_random", "kt_bayesian", "optuna_tpe"}
-    assert "kt_bayesian: 2 seeds" in result.stderr
+    assert rows == {"grid", "random", "kt_random", "optuna_tpe"}
+    assert "kt_random: 2 seeds" in result.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert json.loads(saved.read_text())["budget"] == 4
 
@@ -608,3 +614,112 @@ def test_strategies_that_train_before_proposing_are_not_benchmarked():
     assert STRATEGIES["darts"].needs_training_data
     assert "darts" not in bench.strategy_names()
     assert {"random", "evolution", "q_learning"} <= set(bench.strategy_names())
+
+
+# ------------------------------------------------------- chosen baselines
+
+
+def test_baselines_can_be_chosen():
+    check = bench.baselines.check_baselines
+    default = check(True)
+    assert default[:2] == ["random", "kt_random"] and "kt_bayesian" not in default
+    assert check("default") == default == bench.comparison_baselines()
+    assert check("all")[:3] == ["random", "kt_random", "kt_bayesian"]
+    assert check("none") == check(False) == []
+    # A list always holds random, the reference of the comparison.
+    assert check("kt_bayesian,kt_random") == ["random", "kt_bayesian", "kt_random"]
+    assert check(["random", "random"]) == ["random"]
+    assert check("all", several=True) == check(True, several=True)
+    with pytest.raises(ValueError, match=r"baselines='nope'"):
+        check("nope")
+    with pytest.raises(ValueError, match="several objectives"):
+        check("kt_random", several=True)
+
+
+def test_run_benchmark_with_chosen_baselines_reports_each_run(tiny_table):
+    ended = []
+    result = bench.run_benchmark(
+        tiny_table, ["grid"], budget=3, repeats=2, baselines=["kt_random"],
+        run_progress=lambda run, elapsed: ended.append((run.strategy, run.seed)),
+    )
+    assert list(result.strategies) == ["grid", "random", "kt_random"]
+    assert sorted(ended) == sorted(
+        (name, seed) for name in result.strategies for seed in (0, 1)
+    )
+    alone = bench.run_benchmark(tiny_table, ["grid"], budget=3, repeats=1,
+                                baselines="none")
+    assert list(alone.strategies) == ["grid"]
+
+
+@pytest.fixture
+def tiny_bench(tmp_path, monkeypatch):
+    """The `keras-nas bench` arguments of the tiny table and its space."""
+    table = write_tiny_csv(tmp_path / "tiny.csv")
+    write_tiny_space_module(tmp_path / "tiny_baselines_space.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return ("bench", "--table", table, "--space", "tiny_baselines_space:space",
+            "--strategy", "grid", "--budget", 3, "--repeats", 2)
+
+
+def test_cli_bench_baselines(tiny_bench):
+    result = invoke(*tiny_bench, "--baselines", "none")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "--baselines none" in lines[0]
+    assert [line.split()[0] for line in lines[5:-1]] == ["grid"]
+    result = invoke(*tiny_bench, "--baselines", "kt_random")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0] for line in result.stdout.splitlines()[5:-1]}
+    assert rows == {"grid", "random", "kt_random"}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("nope", "received 'nope'"),
+    ("random,kt_bayes", "received 'random,kt_bayes'"),
+    ("optuna_motpe", "one objective"),
+])
+def test_cli_bench_bad_baselines_exit_2_with_one_line(tiny_bench, value, message):
+    result = invoke(*tiny_bench, "--baselines", value)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ") and "--baselines" in lines[0]
+    assert message in lines[0]
+
+
+def test_cli_bench_reports_slow_runs_seed_by_seed(tiny_bench, monkeypatch):
+    from keras_nas_cli import bench_command
+
+    monkeypatch.setattr(bench_command, "SLOW_RUN_SECONDS", 0.0)
+    result = invoke(*tiny_bench, "--baselines", "none")
+    assert result.exit_code == 0, result.output
+    assert "grid seed 0: " in result.stderr and "grid seed 1: " in result.stderr
+
+
+def _additive_fit_residual(table, metric):
+    """The residual spread of a least-squares fit, one weight per edge and op."""
+    architectures = [table.architecture(r) for r in range(len(table))]
+    columns = sorted({(k, v) for values in architectures for k, v in values.items()})
+    index = {c: i for i, c in enumerate(columns)}
+    features = np.zeros((len(architectures), len(columns)))
+    for row, values in enumerate(architectures):
+        for item in values.items():
+            features[row, index[item]] = 1.0
+    y = table.column(metric)
+    weights, *_ = np.linalg.lstsq(features, y, rcond=None)
+    return float(np.std(y - features @ weights) / np.std(y))
+
+
+def test_synthetic_landscape_has_the_structure_asked(nb201_table):
+    from keras_nas.bench import synthetic
+
+    additive = synthetic.landscape(nb201_table, seed=3)
+    assert len(additive) == len(nb201_table)
+    assert _additive_fit_residual(additive, "score") < 1e-9
+    assert 0.05 < _additive_fit_residual(additive, "search_score") < 0.15
+    interacting = synthetic.landscape(nb201_table, seed=3, interaction=0.5)
+    assert _additive_fit_residual(interacting, "score") > 0.3
+    again = synthetic.landscape(nb201_table, seed=3, interaction=0.5)
+    np.testing.assert_array_equal(again.column("score"), interacting.column("score"))
+    with pytest.raises(ValueError, match="interaction=-1"):
+        synthetic.landscape(nb201_table, interaction=-1)

@@ -131,7 +131,7 @@ RELOAD = {
     "bayesian": (lambda: deep_mlp(max_layers=4), 24, 11, {}),
     # Exploits early, so the reloaded Q-table is in use.
     "q_learning": (
-        deep_mlp, 40, 17, {"epsilon_schedule": [(1.0, 1), (0.5, 1), (0.1, 2)]}
+        deep_mlp, 40, 17, {"schedule": [(1.0, 1), (0.5, 1), (0.1, 2)]}
     ),
 }
 
@@ -236,7 +236,7 @@ MINIMISED = {
     "q_learning": (
         60,
         40,
-        {"seed": 0, "epsilon_schedule": [(1.0, 1), (0.5, 1), (0.1, 1)]},
+        {"seed": 0, "schedule": [(1.0, 1), (0.5, 1), (0.1, 1)]},
         0.15,
     ),
     "reinforce": (60, 30, {"seed": 11}, 0.1),
@@ -322,10 +322,10 @@ ARGUMENT_ERRORS = [
     ("q_learning", {"learning_rate": 1.5}, "learning_rate"),
     ("q_learning", {"initial_q": "high"}, "initial_q"),
     ("q_learning", {"replay_size": 0}, "replay_size"),
-    ("q_learning", {"epsilon_schedule": []}, "epsilon_schedule"),
-    ("q_learning", {"epsilon_schedule": [(1.5, 1)]}, "epsilon_schedule"),
-    ("q_learning", {"epsilon_schedule": [(0.5, 0)]}, "epsilon_schedule"),
-    ("q_learning", {"epsilon_schedule": [0.5]}, "epsilon_schedule"),
+    ("q_learning", {"schedule": []}, "schedule"),
+    ("q_learning", {"schedule": [(1.5, 1)]}, "schedule"),
+    ("q_learning", {"schedule": [(0.5, 0)]}, "schedule"),
+    ("q_learning", {"schedule": [0.5]}, "schedule"),
     ("reinforce", {"units": 0}, "units"),
     ("reinforce", {"learning_rate": 0.0}, "learning_rate"),
     ("reinforce", {"learning_rate": "fast"}, "learning_rate"),
@@ -390,11 +390,11 @@ PINNED = {
         4120889074,
     ),
     "q_learning": (
-        {"max_trials": 12, "epsilon_schedule": [(1.0, 1), (0.2, 1)]},
+        {"max_trials": 12, "schedule": [(1.0, 1), (0.2, 1)]},
         nb201,
         "edge_1_0",
         ["nor_conv_3x3", "avg_pool_3x3", "avg_pool_3x3", "nor_conv_1x1"],
-        2890649319,
+        2487805120,  # Early schedule, prior Q and Monte Carlo targets (issue 17).
     ),
     "reinforce": (
         {"max_trials": 12},

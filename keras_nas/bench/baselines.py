@@ -41,25 +41,82 @@ def optuna_available():
     return importlib.util.find_spec("optuna") is not None
 
 
-def comparison_baselines(several=False):
-    """The strategies every comparison includes: ours, KerasTuner's, Optuna's.
+BASELINE_CHOICES = ("default", "all", "none")
+"""Names of baseline sets `check_baselines` accepts beside lists of names."""
+
+
+def comparison_baselines(several=False, choice="default"):
+    """The baselines a comparison adds to its strategies.
+
+    The default leaves out KerasTuner's Bayesian optimisation
+    (`kt_bayesian`): its Gaussian process is refitted with many optimizer
+    restarts at every query, so one seed of 100 queries takes minutes on a
+    2-core machine while our strategies take about a second (README,
+    "Benchmarking on a table"); ask for it with `"all"` or by name.
 
     Args:
         several: Whether the comparison searches several objectives.
+        choice: `"default"`, `"all"` or `"none"`.
 
     Returns:
-        One objective: `["random", "kt_random", "kt_bayesian"]`, plus
-        `"optuna_tpe"` when Optuna is installed. Several: `["random"]`, plus
-        `"optuna_nsga2"` and `"optuna_motpe"` when Optuna is installed.
+        One objective: `["random", "kt_random"]` plus `"optuna_tpe"` when
+        Optuna is installed, and `"kt_bayesian"` after `"kt_random"` for
+        `"all"`. Several: `["random"]`, plus `"optuna_nsga2"` and
+        `"optuna_motpe"` when Optuna is installed, for `"default"` and
+        `"all"` alike. `[]` for `"none"`.
     """
+    if choice == "none":
+        return []
     if several:
         return ["random"] + (
             ["optuna_nsga2", "optuna_motpe"] if optuna_available() else []
         )
-    names = ["random", "kt_random", "kt_bayesian"]
+    names = ["random", "kt_random"] + (["kt_bayesian"] if choice == "all" else [])
     if optuna_available():
         names.append("optuna_tpe")
     return names
+
+
+def check_baselines(baselines, several=False):
+    """The baseline names of a choice, checked.
+
+    Args:
+        baselines: `True` (the default set), `False` (none), one of
+            `BASELINE_CHOICES`, or a list (or comma-separated string) of
+            names among `random` and `BASELINES`; a list that is not
+            empty gets `random` first, the reference of every comparison.
+        several: Whether the comparison searches several objectives.
+
+    Returns:
+        A list of names, without repeats.
+
+    Raises:
+        ValueError: If a name is not a baseline, or does not search that
+            many objectives.
+    """
+    given = baselines
+    if isinstance(baselines, bool):
+        baselines = "default" if baselines else "none"
+    if isinstance(baselines, str):
+        if baselines in BASELINE_CHOICES:
+            return comparison_baselines(several, baselines)
+        baselines = [name.strip() for name in baselines.split(",")]
+    valid = ("random",) + BASELINES
+    names = list(baselines) if isinstance(baselines, (list, tuple)) else None
+    if names is None or not all(isinstance(n, str) and n in valid for n in names):
+        raise ValueError(
+            "Received an invalid value for `baselines`, expected True, False, "
+            f"one of {list(BASELINE_CHOICES)} or a list of names among "
+            f"{list(valid)}. Received: baselines={given!r}"
+        )
+    for name in names:
+        reason = unfit_reason(name, several)
+        if reason is not None:
+            raise ValueError(
+                f"Received an invalid value for `baselines`: {reason}. "
+                f"Received: baselines={given!r}"
+            )
+    return list(dict.fromkeys(["random", *names])) if names else []
 
 
 def strategy_names():
@@ -125,7 +182,7 @@ def comparison_strategies(requested, baselines=True, several=False):
 
     Args:
         requested: Strategy names.
-        baselines: Whether to add `comparison_baselines(several)`.
+        baselines: The baselines to add: see `check_baselines`.
         several: Whether the comparison searches several objectives.
 
     Returns:
@@ -133,13 +190,12 @@ def comparison_strategies(requested, baselines=True, several=False):
 
     Raises:
         ValueError: If a name is unknown, or does not search that many
-            objectives (see `check_strategy`).
+            objectives (see `check_strategy` and `check_baselines`).
     """
     if isinstance(requested, str):
         requested = [requested]
     names = [check_strategy(name, several) for name in requested]
-    if baselines:
-        names += comparison_baselines(several)
+    names += check_baselines(baselines, several)
     return list(dict.fromkeys(names))
 
 

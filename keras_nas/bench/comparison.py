@@ -90,12 +90,10 @@ def _strategy_factories(table, strategies, baselines, several):
             if isinstance(factory, str):
                 baselines_module.check_strategy(factory, several)
                 factories[label] = resolve_factory(table, factory)[1]
-        if baselines:
-            for name in baselines_module.comparison_baselines(several):
-                factories.setdefault(
-                    name,
-                    baselines_module.oracle_factory(name, table.hyperparameters),
-                )
+        for name in baselines_module.check_baselines(baselines, several):
+            factories.setdefault(
+                name, baselines_module.oracle_factory(name, table.hyperparameters)
+            )
         return factories
     names = baselines_module.comparison_strategies(strategies, baselines, several)
     return {
@@ -120,13 +118,15 @@ def run_benchmark(
     progress=None,
     command=None,
     results_dir=None,
+    run_progress=None,
 ):
     """Compares strategies on a table over several seeds.
 
     Each strategy runs `repeats` times, with seeds `seed`, `seed + 1`, ...
-    Unless `baselines=False`, the comparison also holds our `random` search,
-    KerasTuner's `kt_random` and `kt_bayesian`, and `optuna_tpe` when Optuna
-    is installed, all from the same call.
+    By default the comparison also holds our `random` search, KerasTuner's
+    `kt_random`, and `optuna_tpe` when Optuna is installed, all from the
+    same call; `baselines="all"` adds KerasTuner's slow `kt_bayesian` (see
+    `keras_nas.bench.baselines.check_baselines`).
 
     Several search metrics (a list) make a multi-objective benchmark: each
     strategy gets a list objective, each run is scored by the hypervolume
@@ -153,7 +153,9 @@ def run_benchmark(
         report_direction: `"max"` or `"min"`, inferred from the name if
             `None`; gives the sign of the regret. Unused for several search
             metrics.
-        baselines: Whether to add the baselines.
+        baselines: The baselines to add: `True` (the default set), `False`
+            or `"none"`, `"all"`, or a list of names (`random` is always
+            among them); see `keras_nas.bench.baselines.check_baselines`.
         missing: `"error"` or `"fail"`: see `run_oracle`.
         jobs: Processes running seeds in parallel (`1`: in this process).
             With more, factories must be picklable (names always are).
@@ -165,6 +167,9 @@ def run_benchmark(
             same folder and settings loads those runs instead of running
             them again, so an interrupted benchmark resumes where it
             stopped; runs saved under other settings are refused.
+        run_progress: Optional callable `(RunResult, elapsed_seconds)`,
+            called as each run (one strategy and seed) ends; runs loaded
+            from `results_dir` are not reported.
 
     Returns:
         A `BenchmarkResult`.
@@ -223,8 +228,9 @@ def run_benchmark(
             for label, factory in factories.items()
             for r in range(repeats)
         ]
-        runs = _run_or_load(table, tasks, jobs, repeats, start, progress,
-                            best_report, report_direction, saved)
+        runs = _run_or_load(table, tasks, jobs, repeats, start,
+                            (progress, run_progress), best_report,
+                            report_direction, saved)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return BenchmarkResult(
@@ -256,13 +262,17 @@ def _run_or_load(table, tasks, jobs, repeats, start, progress, best_report,
     """Runs `(label, ...)` tasks; returns `{label: [RunResult, ...]}`.
 
     Tasks whose run `saved` holds are loaded instead; new runs are saved.
-    Each label's runs are sorted by seed.
+    Each label's runs are sorted by seed. `progress` is a pair of optional
+    callables: per strategy, and per new run.
     """
     runs = {}
+    progress, run_progress = progress
 
     def finished(result, loaded=False):
         if not loaded:
             saved.save(result)
+            if run_progress is not None:
+                run_progress(result, time.perf_counter() - start)
         runs.setdefault(result.strategy, []).append(result)
         done = runs[result.strategy]
         if len(done) == repeats and progress is not None:
