@@ -122,18 +122,29 @@ def read_table(path):
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_table_arguments(parser, out):
+    """`--table` (the cells to write), `--out` (default `out`) and `--join`."""
     parser.add_argument("--table", default="../shared/data/nb201_cifar10_12ep.csv",
                         help="CSV with an arch_str column; 'all' for the 15,625 cells")
-    parser.add_argument("--out", default="nb201_costs.csv")
+    parser.add_argument("--out", default=out)
     parser.add_argument("--join", action="store_true",
                         help="write the table's columns too")
+
+
+def table_rows(table):
+    """The rows of `--table`: the CSV's, or the 15,625 cells for `all`."""
+    if table == "all":
+        return [{"arch_str": s} for s in all_arch_strs()]
+    return read_table(table)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_table_arguments(parser, "nb201_costs.csv")
     parser.add_argument("--check", type=int, default=0, metavar="N",
                         help="compare N random cells with NB201Cell's Keras model")
     args = parser.parse_args()
-    rows = ([{"arch_str": s} for s in all_arch_strs()] if args.table == "all"
-            else read_table(args.table))
+    rows = table_rows(args.table)
     costs = [network_costs(row["arch_str"]) for row in rows]
     columns = (list(rows[0]) if args.join else ["arch_str"]) + ["params", "flops"]
     with open(args.out, "w", newline="") as f:

@@ -12,6 +12,7 @@ from keras_nas_cli.main import app
 
 from keras_nas import bench
 from keras_nas.encoding import ArchitectureEncoding
+from keras_nas.oracles import STRATEGIES
 from keras_nas.spaces import MLP
 
 OBJECTIVES = [kt.Objective("val_acc", "max"), kt.Objective("params", "min")]
@@ -210,3 +211,11 @@ def test_cli_bench_several_metrics(tmp_path):
     assert single.exit_code == 0, single.output
     assert "--search-metric params:min --report-metric test_acc" in single.stdout
     assert "search on params (min)" in single.stdout
+
+
+def test_optuna_nsga2_has_the_population_of_our_nsga2():
+    pytest.importorskip("optuna")
+    for budget in (50, 100, 300):
+        ours = STRATEGIES["nsga2"](OBJECTIVES, max_trials=budget).population_size
+        theirs = bench.OptunaNSGA2Oracle(OBJECTIVES, max_trials=budget, seed=0)
+        assert theirs.population_size == ours

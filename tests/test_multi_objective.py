@@ -168,6 +168,15 @@ def test_nsga2_removes_the_worst_by_rank_then_crowding(tmp_path):
     assert oracle.population == [front[0], front[2], middle, newest]
 
 
+def test_nsga2_population_is_a_tenth_of_the_budget_between_4_and_20():
+    sizes = {t: NSGA2Oracle(OBJECTIVES, max_trials=t).population_size
+             for t in (10, 50, 100, 150, 200, 1000)}
+    assert sizes == {10: 4, 50: 5, 100: 10, 150: 15, 200: 20, 1000: 20}
+    assert NSGA2Oracle(OBJECTIVES, max_trials=100, population_size=7).population_size == 7
+    # The other population strategies keep theirs: a quarter, up to 20.
+    assert STRATEGIES["evolution"](OBJECTIVES, max_trials=100).population_size == 20
+
+
 @pytest.mark.parametrize("name", ["nsga2", "bayesian"])
 def test_finds_a_better_front_than_random_search(name, tmp_path):
     """Over 5 seeds, the hypervolume of 60 queries beats random search's."""

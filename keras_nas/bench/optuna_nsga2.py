@@ -2,7 +2,7 @@
 
 from keras_nas import validation
 from keras_nas.bench.optuna_oracle import OptunaOracle
-from keras_nas.oracles.population import default_population_size
+from keras_nas.oracles.nsga2 import default_population_size
 
 
 class OptunaNSGA2Oracle(OptunaOracle):
@@ -11,10 +11,10 @@ class OptunaNSGA2Oracle(OptunaOracle):
     Generational, as Optuna implements it: the first generation is random,
     each later one is bred from the best of the previous ones by
     non-dominated rank and crowding distance. The population defaults to
-    that of keras-nas's own `nsga2` (`default_population_size`: 20, or a
-    quarter of `max_trials` when smaller) rather than Optuna's 50, which
-    would leave a 100-trial search two generations. The sampler's other
-    settings are Optuna's defaults. See `OptunaOracle` for how trials are
+    that of keras-nas's own `nsga2` (`default_population_size` of
+    `keras_nas.oracles.nsga2`: a tenth of `max_trials`, between 4 and 20)
+    rather than Optuna's 50, which would leave a 100-trial search two
+    generations. The sampler's other settings are Optuna's defaults. See `OptunaOracle` for how trials are
     asked and told.
 
     Args:

@@ -24,7 +24,8 @@ class PopulationOracle(NASOracle):
 
     Subclasses implement `on_result(trial_id)` and `breed()`, and save their
     population in `get_state`/`set_state`. A `population_size` of `None`
-    becomes `default_population_size(max_trials)`.
+    becomes `default_population(max_trials)`, by default
+    `default_population_size(max_trials)`.
 
     Args:
         objective: Name of the metric to optimise, or a
@@ -32,7 +33,7 @@ class PopulationOracle(NASOracle):
         max_trials: Number of trials to run at most.
         seed: Random seed.
         population_size: Members alive at once; `None` for
-            `default_population_size(max_trials)`.
+            `default_population(max_trials)`.
         **kwargs: Further arguments of `keras_tuner.Oracle`.
     """
 
@@ -43,10 +44,13 @@ class PopulationOracle(NASOracle):
             objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
         if population_size is None:
-            population_size = default_population_size(max_trials)
+            population_size = self.default_population(max_trials)
         self.population_size = validation.check_positive_int(
             "population_size", population_size
         )
+
+    default_population = staticmethod(default_population_size)
+    """The population of a budget of `max_trials` when none is given."""
 
     def breed(self):
         """Returns the vector of a child, or `None` to propose at random."""
