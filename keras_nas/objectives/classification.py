@@ -8,6 +8,8 @@ scikit-learn's `average="macro"` does; a class never predicted has
 precision 0 (scikit-learn's `zero_division=0`). Labels are class indices;
 predictions are class probabilities (`num_classes` columns) or, for a
 binary task, one probability of class 1 (`num_classes=2`, threshold 0.5).
+The metrics are registered with Keras (package `keras_nas`), so a model
+compiled with them saves to and loads from a `.keras` file.
 """
 
 import keras
@@ -69,6 +71,7 @@ def _ratio(numerator, denominator):
     return ops.where(denominator > 0, numerator / ops.maximum(denominator, 1e-12), 0.0)
 
 
+@keras.saving.register_keras_serializable(package="keras_nas")
 class MacroPrecision(_MacroScore):
     """Macro-averaged precision: of the samples predicted as a class, the share that is."""
 
@@ -79,6 +82,7 @@ class MacroPrecision(_MacroScore):
         return _ratio(true_positives, predicted)
 
 
+@keras.saving.register_keras_serializable(package="keras_nas")
 class MacroRecall(_MacroScore):
     """Macro-averaged recall: of the samples of a class, the share predicted as it."""
 
@@ -89,6 +93,7 @@ class MacroRecall(_MacroScore):
         return _ratio(true_positives, actual)
 
 
+@keras.saving.register_keras_serializable(package="keras_nas")
 class MacroF1(_MacroScore):
     """Macro-averaged F1: per class, the harmonic mean of precision and recall."""
 
