@@ -1,9 +1,14 @@
 """Early stopping: the schedulers, and with NASTuner on every strategy."""
 
+import glob
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import keras_tuner as kt
-import numpy as np
 import pytest
 
 import keras_nas as kn
@@ -132,3 +137,49 @@ def test_early_stopping_needs_a_keras_nas_strategy(tiny_images, tmp_path):
     with pytest.raises(ValueError, match="early_stopping"):
         kn.NASTuner(tiny_space(tiny_images), strategy=oracle, directory=tmp_path,
                     early_stopping="asha")
+
+
+def completed_trials(run_dir):
+    """The completed trials' files of a run folder, by trial id."""
+    trials = {}
+    for path in glob.glob(os.path.join(run_dir, "trial_*", "trial.json")):
+        with open(path) as f:
+            trial = json.load(f)
+        if trial["status"] == "COMPLETED":
+            trials[trial["trial_id"]] = trial
+    return trials
+
+
+def test_an_asha_search_killed_in_the_middle_resumes_to_its_budget(
+    tmp_path, npz_dataset
+):
+    max_trials, run_dir = 6, str(tmp_path / "runs" / "toy")
+    command = [
+        sys.executable, "-m", "keras_nas_cli.main", "run", "--dataset", npz_dataset,
+        "--space", "mlp", "--strategy", "evolution", "--max-trials", str(max_trials),
+        "--epochs", "9", "--early-stopping", "asha", "--directory",
+        str(tmp_path / "runs"), "--name", "toy", "--export-dir", str(tmp_path / "m"),
+    ]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(completed_trials(run_dir)) < 2:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = completed_trials(run_dir)
+    final = subprocess.run(command + ["--resume"], env=env, text=True,
+                           capture_output=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    after = completed_trials(run_dir)
+    assert len(after) == max_trials
+    for trial_id, trial in before.items():
+        assert after[trial_id] == trial  # Kept, not run again.
+    architectures = [json.dumps(t["hyperparameters"]["values"], sort_keys=True)
+                     for t in after.values()]
+    assert len(set(architectures)) == max_trials
+    with open(os.path.join(run_dir, "oracle.json")) as f:
+        rung = json.load(f)["early_stopping"]["state"]["1"]
+    assert set(after) <= set(rung)  # Every trial was judged at epoch 1.
