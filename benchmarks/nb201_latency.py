@@ -42,9 +42,10 @@ import time
 import keras
 import keras_tuner as kt
 import numpy as np
-import tensorflow as tf
 
 from bench_utils import machine_line
+from keras_nas.objectives.latency import LatencySettings
+from keras_nas.objectives.latency import measure_latency
 from keras_nas.spaces import NB201Cell
 from keras_nas.spaces import nb201
 from nb201_costs import CELLS_PER_STAGE
@@ -66,19 +67,16 @@ def space():
                      channels=CHANNELS, cells_per_stage=CELLS_PER_STAGE)
 
 
-def latency_ms(model, shape, warm_up, repeats):
-    """Median batch-1 latency of `model` in milliseconds, after warm-up calls."""
-    call = tf.function(lambda x: model(x, training=False))
-    x = tf.random.normal((1, *shape), seed=0)
-    for _ in range(warm_up):
-        call(x).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call(x).numpy()
-        times.append(time.perf_counter() - start)
+def latency_ms(model, warm_up, repeats):
+    """Median batch-1 latency of `model` in milliseconds, after warm-up calls.
+
+    `keras_nas.objectives.latency.measure_latency`, as trials measure it.
+    """
+    milliseconds = measure_latency(
+        model, LatencySettings(repeats=repeats, warmup=warm_up)
+    )
     keras.backend.clear_session()
-    return 1e3 * float(np.median(times))
+    return milliseconds
 
 
 def skeleton_ms(warm_up, repeats):
@@ -86,8 +84,7 @@ def skeleton_ms(warm_up, repeats):
     network = space()
     inputs = network._inputs()
     outputs = network._network_outputs(inputs, lambda x, channels, name: x)
-    return latency_ms(keras.Model(inputs, outputs), network.input_shape,
-                      warm_up, repeats)
+    return latency_ms(keras.Model(inputs, outputs), warm_up, repeats)
 
 
 def operation_table(chain, warm_up, repeats):
@@ -97,14 +94,14 @@ def operation_table(chain, warm_up, repeats):
         shape = (size, size, channels)
         inputs = keras.Input(shape)
         bare = latency_ms(keras.Model(inputs, keras.layers.Identity()(inputs)),
-                          shape, warm_up, repeats)
+                          warm_up, repeats)
         table[stage, "none"] = 0.0
         for operation in nb201.OPERATIONS[1:]:
             inputs = keras.Input(shape)
             x = inputs
             for _ in range(chain):
                 x = keras.layers.Add()([x, nb201._edge_op(x, operation, channels)])
-            timed = latency_ms(keras.Model(inputs, x), shape, warm_up, repeats)
+            timed = latency_ms(keras.Model(inputs, x), warm_up, repeats)
             table[stage, operation] = max(0.0, (timed - bare) / chain)
     return table
 
@@ -155,7 +152,7 @@ def network_ms(arch_str, warm_up, repeats):
     hp = kt.HyperParameters()
     for name, value in network.from_arch_str(arch_str).items():
         hp.Fixed(name, value)
-    return latency_ms(network.build(hp), network.input_shape, warm_up, repeats)
+    return latency_ms(network.build(hp), warm_up, repeats)
 
 
 def spearman(a, b):

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_nas import compat
 from keras_nas.engine.progress import format_architecture
+from keras_nas.engine.progress import format_figure
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 
@@ -145,7 +146,7 @@ def format_leaderboard(rows, trials, objective):
         )
         params = f"{row['params']:,}" if row["params"] is not None else "-"
         values = "".join(
-            f"{_figure(row['metrics'].get(name)):>{max(len(name), 8)}}  "
+            f"{format_figure(row['metrics'].get(name)):>{max(len(name), 8)}}  "
             for name in columns
         )
         front = f"{row['front']:>5}  " if several else ""
@@ -154,12 +155,6 @@ def format_leaderboard(rows, trials, objective):
             f"{row['score']:>{width}.4f}  {values}{params:>9}  {arch}"
         )
     return "\n".join(lines)
-
-
-def _figure(value):
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def epochs_trained(trial):

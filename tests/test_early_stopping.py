@@ -1,6 +1,5 @@
 """Early stopping: the schedulers, and with NASTuner on every strategy."""
 
-import glob
 import json
 import os
 import signal
@@ -10,6 +9,7 @@ import time
 
 import keras_tuner as kt
 import pytest
+from cli_helpers import completed_trials
 
 import keras_nas as kn
 from keras_nas.oracles.early_stopping import ASHA
@@ -137,17 +137,6 @@ def test_early_stopping_needs_a_keras_nas_strategy(tiny_images, tmp_path):
     with pytest.raises(ValueError, match="early_stopping"):
         kn.NASTuner(tiny_space(tiny_images), strategy=oracle, directory=tmp_path,
                     early_stopping="asha")
-
-
-def completed_trials(run_dir):
-    """The completed trials' files of a run folder, by trial id."""
-    trials = {}
-    for path in glob.glob(os.path.join(run_dir, "trial_*", "trial.json")):
-        with open(path) as f:
-            trial = json.load(f)
-        if trial["status"] == "COMPLETED":
-            trials[trial["trial_id"]] = trial
-    return trials
 
 
 def test_an_asha_search_killed_in_the_middle_resumes_to_its_budget(

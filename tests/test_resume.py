@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from cli_helpers import completed_trials
 
 import keras_nas as kn
 from keras_nas.oracles import NASOracle
@@ -90,16 +91,6 @@ def test_trial_created_in_its_file_only_is_run(tmp_path, npz_dataset, monkeypatc
     assert len(set(values)) == 4
 
 
-def _completed(run_dir):
-    trials = {}
-    for path in glob.glob(os.path.join(run_dir, "trial_*", "trial.json")):
-        with open(path) as f:
-            trial = json.load(f)
-        if trial["status"] == "COMPLETED":
-            trials[trial["trial_id"]] = trial
-    return trials
-
-
 def test_search_killed_with_sigkill_resumes_to_the_full_budget(tmp_path, npz_dataset):
     max_trials = 8
     run_dir = str(tmp_path / "runs" / "toy")
@@ -124,13 +115,13 @@ def test_search_killed_with_sigkill_resumes_to_the_full_budget(tmp_path, npz_dat
         process.send_signal(signal.SIGKILL)
         process.wait()
         process.stdout.close()
-        return _completed(run_dir)
+        return completed_trials(run_dir)
 
     # Killed as soon as the third trial has finished, then again in the
     # middle of the resumed run, a moment after the fifth one.
-    before = kill_when(start(), lambda: len(_completed(run_dir)) >= 3)
+    before = kill_when(start(), lambda: len(completed_trials(run_dir)) >= 3)
     assert 3 <= len(before) < max_trials
-    middle = kill_when(start("--resume"), lambda: len(_completed(run_dir)) >= 5)
+    middle = kill_when(start("--resume"), lambda: len(completed_trials(run_dir)) >= 5)
     assert 5 <= len(middle) < max_trials
     for trial_id, trial in before.items():
         assert middle[trial_id] == trial  # kept, not run again
@@ -139,7 +130,7 @@ def test_search_killed_with_sigkill_resumes_to_the_full_budget(tmp_path, npz_dat
                            capture_output=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     assert f"resuming after {len(middle)} finished trials" in final.stdout
-    after = _completed(run_dir)
+    after = completed_trials(run_dir)
     assert len(after) == max_trials
     for trial_id, trial in middle.items():
         assert after[trial_id] == trial

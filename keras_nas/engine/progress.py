@@ -57,7 +57,7 @@ class SearchProgress:
         if trial.status == "COMPLETED" and trial.score is not None:
             values = pareto.trial_values(trial, objectives)
             result = " ".join(
-                f"{o.name}={_figure(v)}" for o, v in zip(objectives, values)
+                f"{o.name}={format_figure(v)}" for o, v in zip(objectives, values)
             ) if values is not None else f"{objective.name}={trial.score:.4f}"
         elif reason and reason[0].startswith("infeasible"):
             result = reason[0]
@@ -119,6 +119,12 @@ class SearchProgress:
             print(text, file=self.stream, flush=True)
 
 
-def _figure(value):
-    """Four decimals for scores, fewer digits for large costs."""
+def format_figure(value):
+    """A metric for a line or a table: four decimals, or whole thousands.
+
+    Scores get four decimals; large costs (parameters, FLOPs, bytes) are
+    shown whole with thousands separators; `None` (missing) is `-`.
+    """
+    if value is None:
+        return "-"
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -58,12 +58,9 @@ class CostModel:
                 continue
             codes = _with_bias(one_hot([v for v, _ in rows], self.cardinalities))
             values = np.array([c for _, c in rows], dtype=float)
-            fits = [
-                (_loo_log_error(codes, values, log), log, coefficients)
-                for log in (True, False)
-                for coefficients in [_ridge(codes, np.log(values) if log else values)]
-            ]
-            error, log, coefficients = min(fits, key=lambda fit: fit[0])
+            error, log, coefficients = min(
+                _fits(codes, values), key=lambda fit: fit[0]
+            )
             self._coefficients[name] = (log, coefficients, np.sqrt(error))
         return self
 
@@ -92,16 +89,27 @@ def _penalty(size):
     return penalty
 
 
-def _ridge(codes, targets):
-    return np.linalg.solve(codes.T @ codes + _penalty(codes.shape[1]), codes.T @ targets)
+def _fits(codes, values):
+    """The ridge fits of the cost and of its log, with their errors.
 
+    Both share one solve: the ridge projection `(C'C + P)^-1 C'` of the
+    codes, whose hat matrix gives the closed-form leave-one-out residuals.
 
-def _loo_log_error(codes, values, log):
-    """Mean squared leave-one-out error, in the log, of one of the two fits."""
-    targets = np.log(values) if log else values
-    hat = codes @ np.linalg.solve(codes.T @ codes + _penalty(codes.shape[1]), codes.T)
-    residuals = (targets - hat @ targets) / np.maximum(1.0 - np.diag(hat), 1e-9)
-    left_out = targets - residuals
-    if not log:
-        left_out = np.log(np.maximum(left_out, values.min() * 1e-3))
-    return float(np.mean((left_out - np.log(values)) ** 2))
+    Returns:
+        `[(error, log, coefficients), ...]` for `log` True and False; the
+        error is the mean squared leave-one-out error in the log.
+    """
+    projection = np.linalg.solve(
+        codes.T @ codes + _penalty(codes.shape[1]), codes.T
+    )
+    leverage = np.maximum(1.0 - np.einsum("ij,ji->i", codes, projection), 1e-9)
+    fits = []
+    for log in (True, False):
+        targets = np.log(values) if log else values
+        coefficients = projection @ targets
+        left_out = targets - (targets - codes @ coefficients) / leverage
+        if not log:
+            left_out = np.log(np.maximum(left_out, values.min() * 1e-3))
+        error = float(np.mean((left_out - np.log(values)) ** 2))
+        fits.append((error, log, coefficients))
+    return fits
