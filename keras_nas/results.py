@@ -7,6 +7,7 @@ from keras_nas.engine.progress import format_architecture
 from keras_nas.engine.progress import format_figure
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.oracles.early_stopping import STOPPED_EARLY
 
 
 def task_columns(task, objective, extra=()):
@@ -55,9 +56,10 @@ def leaderboard(trials, objective, describe, num_trials=10, columns=()):
             `task_columns`).
 
     Returns:
-        A list of dicts (rank, trial_id, score, front, params, description
-        and `metrics`, the `columns` a trial has), best first; `front` is
-        `None` with one objective.
+        A list of dicts (rank, trial_id, score, front, params, `epochs`
+        (the epochs it trained, `None` without per-epoch reports),
+        `stopped_early`, description and `metrics`, the `columns` a trial
+        has), best first; `front` is `None` with one objective.
     """
     objectives = compat.single_objectives(objective)
     completed = [t for t in trials if t.status == "COMPLETED"]
@@ -90,6 +92,8 @@ def leaderboard(trials, objective, describe, num_trials=10, columns=()):
                 "score": scores[trial.trial_id],
                 "front": fronts.get(trial.trial_id),
                 "params": params,
+                "epochs": epochs_trained(trial) or None,
+                "stopped_early": trial.metrics.exists(STOPPED_EARLY),
                 "metrics": {
                     name: float(trial.metrics.get_best_value(name))
                     for name in columns
@@ -134,10 +138,13 @@ def format_leaderboard(rows, trials, objective):
     columns = list(dict.fromkeys(name for row in rows for name in row["metrics"]))
     extra = "".join(f"{name:>{max(len(name), 8)}}  " for name in columns)
     front_header = "front  " if several else ""
+    show_epochs = any(row["epochs"] is not None for row in rows)
+    stopped = any(row["stopped_early"] for row in rows)
+    epochs_header = f"{'epochs':>6}  " if show_epochs else ""
     lines = [
         header,
         f"{'rank':>4}  {'trial':>5}  {front_header}{first:>{width}}  {extra}"
-        f"{'params':>9}  architecture",
+        f"{epochs_header}{'params':>9}  architecture",
     ]
     for row in rows:
         description = row["description"]
@@ -150,10 +157,17 @@ def format_leaderboard(rows, trials, objective):
             for name in columns
         )
         front = f"{row['front']:>5}  " if several else ""
+        epochs = ""
+        if show_epochs:
+            mark = "*" if row["stopped_early"] else ""
+            epochs = f"{str(row['epochs'] or '-') + mark:>6}  "
         lines.append(
             f"{row['rank']:>4}  {row['trial_id']:>5}  {front}"
-            f"{row['score']:>{width}.4f}  {values}{params:>9}  {arch}"
+            f"{row['score']:>{width}.4f}  {values}{epochs}{params:>9}  {arch}"
         )
+    if stopped:
+        lines.append("* stopped early: its score is at the epochs shown, not at "
+                     "the search's full epochs")
     return "\n".join(lines)
 
 

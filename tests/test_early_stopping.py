@@ -115,6 +115,14 @@ def test_asha_stops_trials_and_exports_a_fully_trained_one(
     path = tuner.export(tmp_path / "export")
     chosen = json.loads((path / "architecture.json").read_text())["trial_id"]
     assert not tuner.oracle.trials[chosen].metrics.exists(STOPPED_EARLY)
+    tuner.results_summary(num_trials=8)
+    board = capsys.readouterr().out.splitlines()
+    assert board[1].split()[:4] == ["rank", "trial", "val_accuracy", "epochs"]
+    shown = {line.split()[1]: line.split()[3] for line in board[2:2 + len(trials)]}
+    for trial in trials:
+        mark = "*" if trial.metrics.exists(STOPPED_EARLY) else ""
+        assert shown[trial.trial_id] == f"{len(trial.metrics.get_history('loss'))}{mark}"
+    assert board[-1].startswith("* stopped early")
 
 
 def test_rung_records_survive_a_reload(tiny_images, tmp_path):
