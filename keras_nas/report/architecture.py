@@ -59,30 +59,69 @@ def _sources(nodes):
     return []
 
 
+def _layout(count, edges):
+    """Rows and columns of a layer graph: its longest path in one column.
+
+    Layers off that path (a skip connection's projection) go in a second
+    column, spread between the path's layers they sit between.
+
+    Returns:
+        `(rows, columns)`, one float each per layer.
+    """
+    incoming = {t: [s for s, target in edges if target == t] for t in range(count)}
+    length, previous = [0] * count, [None] * count
+    for target in range(count):
+        for source in incoming[target]:
+            if length[source] + 1 > length[target]:
+                length[target], previous[target] = length[source] + 1, source
+    main, node = [], count - 1
+    while node is not None:
+        main.append(node)
+        node = previous[node]
+    main = sorted(main)
+    rows, columns = [0.0] * count, [0.0] * count
+    for row, node in enumerate(main):
+        rows[node] = float(row)
+    for row, (first, last) in enumerate(zip(main, main[1:])):
+        side = list(range(first + 1, last))
+        for k, node in enumerate(side):
+            rows[node], columns[node] = row + (k + 1) / (len(side) + 1), 2.4
+    return rows, columns
+
+
 def layers_figure(layers, edges, title):
-    """Draws a layer graph top to bottom; skip connections arc on the right.
+    """Draws a layer graph top to bottom; skip connections in red.
 
     Returns:
         An `<img>` tag.
     """
     plt = pyplot()
     count = len(layers)
-    figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.45 * count))
+    rows, columns = _layout(count, edges)
+    height = max(rows) + 1
+    figure, axes = plt.subplots(figsize=(8, 0.9 + 0.45 * height))
     for position, (_, label) in enumerate(layers):
-        axes.text(0, -position, label, ha="center", va="center", fontsize=8,
+        axes.text(columns[position], -rows[position], label, ha="center",
+                  va="center", fontsize=8,
                   bbox={"boxstyle": "round", "fc": "#e8f0fb", "ec": "#4a78b5"})
-    skips = 0
+    targets = [target for _, target in edges]
+    skips = sum(targets.count(t) - 1 for t in set(targets))
     for source, target in edges:
-        if target - source == 1:
-            axes.annotate("", xy=(0, -target + 0.22), xytext=(0, -source - 0.22),
+        start = (columns[source], -rows[source])
+        end = (columns[target], -rows[target])
+        chain = columns[source] == columns[target] and rows[target] - rows[source] == 1
+        if chain:
+            axes.annotate("", xy=(end[0], end[1] + 0.22), xytext=(start[0], start[1] - 0.22),
                           arrowprops={"arrowstyle": "->", "color": "#555"})
-        else:
-            skips += 1
-            axes.annotate("", xy=(1.3, -target), xytext=(1.3, -source),
-                          arrowprops={"arrowstyle": "->", "color": "tab:red",
-                                      "connectionstyle": "arc3,rad=-0.35"})
-    axes.set_xlim(-2.2, 2.6)
-    axes.set_ylim(-count + 0.4, 0.6)
+            continue
+        bend = "arc3,rad=0.5" if columns[source] == columns[target] else "arc3,rad=0"
+        offset = -1.3 if columns[source] == columns[target] else 0
+        axes.annotate("", xy=(end[0] + offset, end[1]), xytext=(start[0] + offset, start[1]),
+                      arrowprops={"arrowstyle": "->", "color": "tab:red",
+                                  "connectionstyle": bend, "shrinkA": 8,
+                                  "shrinkB": 8})
+    axes.set_xlim(-2.8, 4.2)
+    axes.set_ylim(-height + 0.4, 0.6)
     axes.axis("off")
     axes.set_title(f"{title} ({count} layers, {skips} skip connections in red)",
                    fontsize=10)

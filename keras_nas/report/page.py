@@ -25,7 +25,7 @@ body { font-family: sans-serif; margin: 2em auto; max-width: 1300px; color: #222
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; }
-td.text { text-align: left; max-width: 420px; }
+td.text { text-align: left; max-width: 420px; overflow-wrap: anywhere; }
 tr.failed { background: #fdecec; } tr.running { background: #fff8e1; }
 p.note { color: #666; font-style: italic; }
 img { max-width: 100%; display: block; margin: 0.5em 0; }

@@ -96,7 +96,6 @@ def darts_figures(epochs, label):
                       marker="o", markersize=3, label=op)
         axes.set_title(decision, fontsize=9)
         axes.set_xlabel("epoch", fontsize=8)
-        axes.set_ylim(0, 1)
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.grid(alpha=0.3)
     axes_list[0].legend(fontsize=7)
