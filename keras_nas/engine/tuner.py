@@ -147,7 +147,9 @@ class NASTuner(kt.Tuner):
             that nothing a trial leaves behind accumulates over a long
             search (see `keras_nas.engine.trial_process` for what it requires:
             a picklable space, NumPy data, a `__main__` guard).
-        verbose: 1 prints one line per trial, 0 prints nothing.
+        verbose: 1 prints one line per trial (in a terminal, under a bar
+            redrawn each epoch: see `keras_nas.engine.progress`), 2 also
+            one line per epoch, 0 prints nothing.
         task: Overrides the space's task (`"multiclass"`, `"binary"`,
             `"regression"` or a `keras_nas.tasks.Task`); keras-nas spaces
             only, since a plain `build(hp)` compiles its own model.
@@ -386,6 +388,13 @@ class NASTuner(kt.Tuner):
             f"up to {_trial_budget(self.oracle)} trials{resumed}"
         )
 
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.progress.on_trial_begin(
+            _trial_number(trial.trial_id), self.oracle.max_trials,
+            getattr(self, "epochs", 1), self.epoch_objective.name,
+        )
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
@@ -522,6 +531,7 @@ class NASTuner(kt.Tuner):
         every objective (it refuses others).
         """
         logs = numeric_logs(logs or {})
+        self.progress.on_epoch_end(epoch, logs)
         if not isinstance(compat.worker_oracle(self.oracle), NASOracle) and any(
             o.name not in logs for o in compat.single_objectives(self.oracle.objective)
         ):
