@@ -104,6 +104,9 @@ class StrategyOption(click.Option):
 @click.option("--workers", default=None, type=int,
               help=("Run a KerasTuner chief and this many workers on this "
                     "machine (loopback)."))
+@click.option("--tensorboard", default=None, type=click.Path(),
+              help=("Write TensorBoard logs here: each trial's training and "
+                    "the HParams dashboard (tensorboard --logdir DIR)."))
 @click.option("--quiet", is_flag=True,
               help="Print no progress (the leaderboard and export still are).")
 @click.option("--verbose", is_flag=True,
@@ -211,6 +214,7 @@ def run(ctx, config_path, overwrite, **options):
                 max_consecutive_failures=settings["max_failures"],
                 trial_process=settings["trial_process"],
                 verbose=0 if settings["quiet"] else 2 if settings["verbose"] else 1,
+                tensorboard_dir=settings["tensorboard"],
                 **{key: settings[key] for key in _BUDGETS},
                 early_stopping=_early_stopping(settings),
             )

@@ -32,6 +32,7 @@ from keras_nas.oracles import NASOracle
 from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
 from keras_nas.engine.progress import SearchProgress
+from keras_nas.engine.tensorboard_logs import TensorBoardLogs
 from keras_nas.engine.progress import format_architecture
 from keras_nas.results import epochs_summary
 from keras_nas.results import format_leaderboard
@@ -153,6 +154,10 @@ class NASTuner(kt.Tuner):
         task: Overrides the space's task (`"multiclass"`, `"binary"`,
             `"regression"` or a `keras_nas.tasks.Task`); keras-nas spaces
             only, since a plain `build(hp)` compiles its own model.
+        tensorboard_dir: A folder for `tensorboard --logdir`: each trial's
+            training logs and the HParams dashboard (decisions as
+            hyperparameters, objectives and costs as metrics; see
+            `keras_nas.engine.tensorboard_logs`).
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
     Example:
@@ -190,6 +195,7 @@ class NASTuner(kt.Tuner):
         trial_process="in_process",
         verbose=1,
         task=None,
+        tensorboard_dir=None,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
@@ -243,6 +249,9 @@ class NASTuner(kt.Tuner):
         if isinstance(oracle, NASOracle):
             oracle.set_constraints(self.constraints.cost_limits())
         self.progress = SearchProgress(verbose)
+        self.tensorboard = (
+            None if tensorboard_dir is None else TensorBoardLogs(tensorboard_dir)
+        )
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -382,6 +391,8 @@ class NASTuner(kt.Tuner):
         names = ", ".join(
             o.name for o in compat.single_objectives(self.oracle.objective)
         )
+        if self.tensorboard is not None and not self._is_worker():
+            self.tensorboard.write_config(self.oracle.get_space(), self.oracle.objective)
         self.progress.on_search_begin(
             f"Search: {self._oracle_label()} on {self._space_label()}, "
             f"objective{'s' if ',' in names else ''} {names}{budgets}, "
@@ -398,6 +409,11 @@ class NASTuner(kt.Tuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
+        if self.tensorboard is not None:
+            self.tensorboard.write_trial(
+                trial, self.describe(trial.hyperparameters.values)["decisions"],
+                self.oracle.objective,
+            )
         self.progress.on_trial_end(
             number=_trial_number(trial.trial_id),
             total=self.oracle.max_trials,
@@ -584,6 +600,10 @@ class NASTuner(kt.Tuner):
             for execution in range(self.executions_per_trial):
                 callbacks = self._deepcopy_callbacks(user_callbacks)
                 self._configure_tensorboard_dir(callbacks, trial, execution)
+                if self.tensorboard is not None:
+                    callbacks.append(self.tensorboard.callback(
+                        trial.trial_id, execution, self.executions_per_trial
+                    ))
                 settings = {
                     "seed": self._trial_seed(trial.trial_id),
                     "objective": self.epoch_objective,
