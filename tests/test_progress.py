@@ -103,3 +103,16 @@ def test_run_quiet_and_verbose(tmp_path, npz_dataset):
     assert not CONTROL.search(loud.output)
     both = invoke(*run_args(tmp_path, npz_dataset, "--quiet", "--verbose"))
     assert both.exit_code == 2 and "--quiet and --verbose" in both.output
+
+
+def test_config_files_take_quiet_and_verbose(tmp_path):
+    from keras_nas_cli.config_file import ConfigError
+    from keras_nas_cli.config_file import load_config
+
+    good = tmp_path / "good.yaml"
+    good.write_text("quiet: true\nverbose: false\ntensorboard: logs\n")
+    assert load_config(good) == {"quiet": True, "verbose": False, "tensorboard": "logs"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("quiet: 'yes'\n")
+    with pytest.raises(ConfigError, match="quiet must be true or false, received 'yes'"):
+        load_config(bad)
