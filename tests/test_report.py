@@ -172,3 +172,33 @@ def test_darts_weights_are_read_from_every_search(tmp_path):
     images = strategy.darts_figures(searches[1], "search 2")
     assert [re.search(r'alt="([^"]+)"', i).group(1) for i in images] == [
         "search 2 DARTS heatmap", "search 2 DARTS weights by epoch"]
+
+
+def _edit_json(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_early_stopped_trials_are_marked(random_run, tmp_path):
+    run_dir = tmp_path / "stopped"
+    shutil.copytree(random_run, run_dir)
+    _edit_json(run_dir / "trial_1" / "trial.json", lambda t: t["metrics"]["metrics"].update(
+        stopped_early={"direction": "max", "observations": [{"value": [1.0], "step": 0}]}))
+    page = open(keras_nas.report(run_dir), encoding="utf-8").read()
+    assert "<td>1 (stopped early)</td>" in _section(page, "Leaderboard")
+    assert "Stopped early (dashed, ending in a cross): trials 1." in _section(
+        page, "Learning curves")
+
+
+def test_predicted_against_measured(random_run, tmp_path):
+    run_dir = tmp_path / "predicted"
+    shutil.copytree(random_run, run_dir)
+    _edit_json(run_dir / "search.json", lambda s: s.update(strategy="bayesian"))
+    scores = {t: v["score"] for t, v in completed_trials(run_dir).items()}
+    _edit_json(run_dir / "oracle.json", lambda s: s.update(
+        predictions={t: -score for t, score in scores.items()}))
+    section = _section(open(keras_nas.report(run_dir), encoding="utf-8").read(),
+                       "Strategy")
+    assert "predicted against measured" in section
+    assert "Spearman rank correlation -1.00." in section
