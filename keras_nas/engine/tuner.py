@@ -391,7 +391,10 @@ class NASTuner(kt.Tuner):
         names = ", ".join(
             o.name for o in compat.single_objectives(self.oracle.objective)
         )
-        if self.tensorboard is not None and not self._is_worker():
+        # One process writes the experiment: the search's, or the first worker.
+        if self.tensorboard is not None and (
+            not self._is_worker() or self.tuner_id == "tuner0"
+        ):
             self.tensorboard.write_config(self.oracle.get_space(), self.oracle.objective)
         self.progress.on_search_begin(
             f"Search: {self._oracle_label()} on {self._space_label()}, "

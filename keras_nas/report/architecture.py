@@ -114,9 +114,11 @@ def layers_figure(layers, edges, title):
             axes.annotate("", xy=(end[0], end[1] + 0.22), xytext=(start[0], start[1] - 0.22),
                           arrowprops={"arrowstyle": "->", "color": "#555"})
             continue
-        bend = "arc3,rad=0.5" if columns[source] == columns[target] else "arc3,rad=0"
-        offset = -1.3 if columns[source] == columns[target] else 0
-        axes.annotate("", xy=(end[0] + offset, end[1]), xytext=(start[0] + offset, start[1]),
+        same = columns[source] == columns[target]
+        bend = "arc3,rad=0.5" if same else "arc3,rad=0"
+        # An arc in one column leaves and enters at the boxes' left edges.
+        left = [_half_width(layers[i][1]) if same else 0 for i in (source, target)]
+        axes.annotate("", xy=(end[0] - left[1], end[1]), xytext=(start[0] - left[0], start[1]),
                       arrowprops={"arrowstyle": "->", "color": "tab:red",
                                   "connectionstyle": bend, "shrinkA": 8,
                                   "shrinkB": 8})
@@ -126,6 +128,11 @@ def layers_figure(layers, edges, title):
     axes.set_title(f"{title} ({count} layers, {skips} skip connections in red)",
                    fontsize=10)
     return to_img(figure, "architecture diagram")
+
+
+def _half_width(label):
+    """About half a label's box width, in the diagram's units (8 pt text)."""
+    return 0.027 * len(label) + 0.1
 
 
 def cell_figure(values, title):

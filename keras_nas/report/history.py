@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_nas.objectives import pareto
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
+from keras_nas.report.figures import pyplot
 from keras_nas.report.figures import subplots
 from keras_nas.report.figures import to_img
 
@@ -69,6 +70,7 @@ def pareto_figure(view, others):
         axes.set_ylabel(f"{first.name} ({first.direction})")
         if other.name in ("params", "flops", "model_bytes") and points[:, 0].min() > 0:
             axes.set_xscale("log")
+            axes.xaxis.set_minor_formatter(pyplot().NullFormatter())
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     return to_img(figure, f"Pareto fronts of {first.name} against "

@@ -225,7 +225,11 @@ def strategy_section(view):
                 for img in strategy.darts_figures(epochs, f"search {k + 1}")
             )
     if name in strategy.EVOLUTIONARY and view.completed:
-        size = view.run.load_oracle().population_size
+        # A full population's size is exact; before it fills, the window
+        # holds every trial whatever the size.
+        members = state.get("population")
+        size = (len(members) if members and len(view.completed) > len(members)
+                else view.run.load_oracle().population_size)
         return strategy.population_figure(view, size)
     if name in ("dls", "bayesian"):
         predictions = state.get(strategy.PREDICTIONS) or {}
