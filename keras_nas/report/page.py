@@ -113,7 +113,7 @@ def leaderboard_section(view, rows):
         cells.append(f"{epochs} (stopped early)" if trial.metrics.exists(STOPPED_EARLY)
                      else epochs)
         status = trial.status.lower()
-        text = [format_architecture(_decisions(view, trial), limit=200),
+        text = [format_architecture(_decisions(view, trial), limit=1000),
                 first_line(trial.message) if trial.message else ""]
         lines.append(
             f'<tr class="{status}">'
