@@ -68,9 +68,12 @@ def pareto_figure(view, others):
                   label=f"front ({len(ordered)})")
         axes.set_xlabel(f"{other.name} ({other.direction})")
         axes.set_ylabel(f"{first.name} ({first.direction})")
-        if other.name in ("params", "flops", "model_bytes") and points[:, 0].min() > 0:
+        low, high = points[:, 0].min(), points[:, 0].max()
+        if low > 0 and high / low > 10:  # Over a decade: a log axis.
             axes.set_xscale("log")
             axes.xaxis.set_minor_formatter(pyplot().NullFormatter())
+        else:
+            axes.locator_params(axis="x", nbins=4)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     return to_img(figure, f"Pareto fronts of {first.name} against "
