@@ -16,6 +16,7 @@ import keras_nas
 from keras_nas.report import architecture
 from keras_nas.report import decisions
 from keras_nas.report import strategy
+from keras_nas.runs import RunDirectory
 from keras_nas.spaces.nb201 import from_arch_str
 
 SECTIONS = ("Leaderboard", "Objective by trial and time", "Pareto fronts",
@@ -157,22 +158,30 @@ def test_cell_figure_draws_the_nb201_cell():
         '<img alt="NB201 cell diagram"')
 
 
-def test_darts_weights_are_read_from_every_search(tmp_path):
-    def epochs(weight):
-        return {"decisions_by_epoch": [
-            {"epoch": e, "alphas": {"edge_1_0": {"none": weight, "skip_connect": 1 - weight}}}
-            for e in (1, 2)
-        ]}
+def test_darts_weights_are_read_from_every_search(random_run, tmp_path):
+    run_dir = tmp_path / "darts"
+    shutil.copytree(random_run, run_dir)
 
-    (tmp_path / "darts_alphas.json").write_text(json.dumps(epochs(0.3)))
-    (tmp_path / "darts_search_2").mkdir()
-    (tmp_path / "darts_search_2" / "darts_alphas.json").write_text(json.dumps(epochs(0.6)))
-    searches = strategy.darts_searches(str(tmp_path))
+    def state(weight):
+        return json.dumps({"history": [
+            {"epoch": e, "logs": {}, "alphas": {
+                "edge_1_0": {"none": weight, "skip_connect": 1 - weight}}}
+            for e in (1, 2)
+        ]})
+
+    (run_dir / "darts_state.json").write_text(state(0.3))
+    (run_dir / "darts_search_2").mkdir()
+    (run_dir / "darts_search_2" / "darts_state.json").write_text(state(0.6))
+    (run_dir / "darts_search_3").mkdir()  # Not begun: no state yet.
+    searches = strategy.darts_searches(RunDirectory(run_dir))
     assert [s[0]["alphas"]["edge_1_0"]["none"] for s in searches] == [0.3, 0.6]
     images = strategy.darts_figures(searches[1], "search 2")
     assert [re.search(r'alt="([^"]+)"', i).group(1) for i in images] == [
         "search 2 DARTS heatmap", "search 2 DARTS weights by epoch"]
-
+    _edit_json(run_dir / "search.json", lambda s: s.update(strategy="darts"))
+    section = _section(open(keras_nas.report(run_dir), encoding="utf-8").read(),
+                       "Strategy")
+    assert section.count("DARTS heatmap") == 2
 
 def _edit_json(path, change):
     data = json.loads(path.read_text())

@@ -218,7 +218,7 @@ def strategy_section(view):
                     "not an action of that state.") + strategy.q_table_figure(
                         view.run.load_oracle().q_table())
     if name == "darts":
-        searches = strategy.darts_searches(view.run.path)
+        searches = strategy.darts_searches(view.run)
         if searches:
             return "\n".join(
                 img for k, epochs in enumerate(searches)

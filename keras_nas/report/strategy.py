@@ -1,13 +1,12 @@
 """The strategy's own view: Q-table, DARTS weights, population, predictions."""
 
-import json
 import os
 import tempfile
 
 import numpy as np
 
 from keras_nas.darts.heatmap import save_alpha_heatmap
-from keras_nas.darts.one_shot import ALPHAS_FILE
+from keras_nas.darts.one_shot import OneShotRun
 from keras_nas.report.figures import png_img
 from keras_nas.report.figures import short
 from keras_nas.report.figures import subplots
@@ -45,27 +44,25 @@ def q_table_figure(table):
     return to_img(figure, "Q-table heatmap")
 
 
-def darts_searches(path):
+def darts_searches(run):
     """The architecture weights per epoch of every DARTS search in a run.
 
+    Read with `OneShotRun.read_state`: search 1's files are in the run
+    folder, search k's in its `darts_search_k` subfolder.
+
     Args:
-        path: The run folder (search 1's files there, search k's in
-            `darts_search_k`).
+        run: A `keras_nas.runs.RunDirectory`.
 
     Returns:
-        A list of `decisions_by_epoch` lists, one per search found.
+        A list, one per search that finished an epoch, of its history:
+        `[{"epoch": n, "alphas": {decision: {op: weight}}, ...}, ...]`.
     """
-    folders = [path] + sorted(
-        os.path.join(path, entry) for entry in os.listdir(path)
+    folders = [run.path] + sorted(
+        os.path.join(run.path, entry) for entry in os.listdir(run.path)
         if entry.startswith("darts_search_")
     )
-    searches = []
-    for folder in folders:
-        file = os.path.join(folder, ALPHAS_FILE)
-        if os.path.isfile(file):
-            with open(file) as f:
-                searches.append(json.load(f)["decisions_by_epoch"])
-    return searches
+    states = [OneShotRun(run.space, folder).read_state() for folder in folders]
+    return [state["history"] for state in states if state and state["history"]]
 
 
 def darts_figures(epochs, label):
