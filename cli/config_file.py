@@ -30,6 +30,9 @@ RUN_KEYS = {
     "max_failures": "a positive integer",
     "trial_process": "a text",
     "workers": "a positive integer",
+    "tensorboard": "a text",
+    "quiet": "true or false",
+    "verbose": "true or false",
 }
 """The keys a config file may hold: the options of `keras-nas run`."""
 
@@ -61,6 +64,8 @@ def _fits(key, value):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     if RUN_KEYS[key] == "a positive integer":
         return _is_int(value) and value > 0
+    if RUN_KEYS[key] == "true or false":
+        return isinstance(value, bool)
     return isinstance(value, str)
 
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 from keras_nas_cli.bench_command import bench
+from keras_nas_cli.report_command import report
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import import_keras_nas
 from keras_nas_cli.common import split_list
@@ -127,6 +128,7 @@ def _open_run(run_dir):
 
 app.add_command(run)
 app.add_command(bench)
+app.add_command(report)
 
 
 def main():

@@ -104,6 +104,13 @@ class StrategyOption(click.Option):
 @click.option("--workers", default=None, type=int,
               help=("Run a KerasTuner chief and this many workers on this "
                     "machine (loopback)."))
+@click.option("--tensorboard", default=None, type=click.Path(),
+              help=("Write TensorBoard logs here: each trial's training and "
+                    "the HParams dashboard (tensorboard --logdir DIR)."))
+@click.option("--quiet", is_flag=True,
+              help="Print no progress (the leaderboard and export still are).")
+@click.option("--verbose", is_flag=True,
+              help="Also print one line per epoch, with its metrics.")
 @click.option("--overwrite/--resume", default=None,
               help="Start an existing run over, or continue it.")
 @click.pass_context
@@ -132,6 +139,8 @@ def run(ctx, config_path, overwrite, **options):
     check_choice("--trial-process", settings["trial_process"],
                  kn.engine.tuner.TRIAL_PROCESSES)
     time_limit = _time_limit(settings["time_limit"])
+    if settings["quiet"] and settings["verbose"]:
+        raise click.UsageError("--quiet and --verbose cannot be combined.")
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
     name = settings["name"] or _default_name(
@@ -204,6 +213,8 @@ def run(ctx, config_path, overwrite, **options):
                 time_limit=time_limit,
                 max_consecutive_failures=settings["max_failures"],
                 trial_process=settings["trial_process"],
+                verbose=0 if settings["quiet"] else 2 if settings["verbose"] else 1,
+                tensorboard_dir=settings["tensorboard"],
                 **{key: settings[key] for key in _BUDGETS},
                 early_stopping=_early_stopping(settings),
             )

@@ -10,5 +10,6 @@ from keras_nas.encoding import RepeatedStructure
 from keras_nas.export import export_saved_model
 from keras_nas.export import load_exported
 from keras_nas.engine.tuner import NASTuner
+from keras_nas.report import report
 
 __version__ = "0.1.0"

@@ -173,3 +173,14 @@ def test_default_number_of_initial_points():
     assert default_num_initial_points(20) == 4
     assert default_num_initial_points(5) == 2
     assert BayesianOracle(OBJECTIVE, max_trials=1000).num_initial_points == 10
+
+
+def test_predictions_are_recorded_for_the_report(tmp_path):
+    oracle = make(max_trials=12, seed=3)
+    run(oracle, nb201(), tmp_path, n=12)
+    order = oracle.start_order
+    assert set(oracle.predictions) == set(order[5:])
+    assert all(math.isfinite(v) for v in oracle.predictions.values())
+    again = make(max_trials=12, seed=3)
+    again.set_state(oracle.get_state())
+    assert again.predictions == oracle.predictions

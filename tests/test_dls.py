@@ -66,6 +66,16 @@ def test_moving_up_the_gradient_raises_the_predicted_score(trained_oracle):
     assert np.corrcoef(before, targets)[0, 1] > 0.9
 
 
+def test_controller_predictions_are_recorded(trained_oracle):
+    predictions = trained_oracle.predictions
+    after_warm_up = trained_oracle.start_order[8:]
+    trials = [t for t in predictions if t in trained_oracle.trials]
+    assert trials and set(trials) <= set(after_warm_up)
+    assert len(trials) >= len(after_warm_up) // 2
+    assert all(-1.0 <= predictions[t] <= 2.0 for t in trials)
+    assert trained_oracle.get_state()["predictions"] == predictions
+
+
 def test_falls_back_to_mutating_a_top_architecture(tmp_path):
     """With steps too small to leave a seed, proposals are point mutations."""
     oracle = trained(tmp_path, n=20, num_seeds=3, step_size=1e-6, max_steps=1)

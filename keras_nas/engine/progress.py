@@ -1,5 +1,7 @@
-"""`SearchProgress`: one line per trial, with the best so far and the time."""
+"""`SearchProgress`: one line per trial and, in a terminal, a live bar."""
 
+import shutil
+import sys
 import time
 
 from keras_nas import compat
@@ -19,22 +21,80 @@ def format_architecture(values, limit=90):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+ERASE_LINE = "\r\x1b[2K"
+"""Carriage return and ANSI "erase the line": the bar is redrawn in place."""
+BAR_WIDTH = 20
+"""Characters of the search's bar; the epochs' bar has half as many."""
+
+
 class SearchProgress:
     """Prints the progress of a search: trial n of N, best so far, elapsed.
 
+    Every ended trial gets one line. When the stream is a terminal
+    (`isatty()`), a status line under them is redrawn in place (`\r` and
+    ANSI erase-line) as each epoch ends: a bar of the whole search (trial
+    i of N, best so far, elapsed and estimated remaining time) and one of
+    the current trial's epochs. Elsewhere (a file, a pipe, CI, a worker
+    whose lines its launcher prefixes) the output is the trial lines only,
+    with no control characters.
+
     Args:
-        verbose: 0 prints nothing; 1 prints a line as each trial ends.
-        stream: Where to print (`print`'s `file`); `None` is stdout.
+        verbose: 0 prints nothing; 1 a line per trial (and the bar in a
+            terminal); 2 also a line per epoch, with its metrics.
+        stream: Where to print (`print`'s `file`); `None` is stdout, looked
+            up at each print.
     """
 
     def __init__(self, verbose=1, stream=None):
+        if verbose not in (0, 1, 2):
+            raise ValueError(
+                "Received an invalid value for `verbose`, expected 0, 1 or 2. "
+                f"Received: verbose={verbose!r}"
+            )
         self.verbose = verbose
         self.stream = stream
         self.start = None
+        self._first = None
+        self._bar = None
+        self._best = "best -"
 
     def on_search_begin(self, description):
         self.start = time.monotonic()
+        self._first = None
         self._print(description)
+
+    def on_trial_begin(self, number, total, epochs, metric):
+        """Starts the live bar of a trial (terminals only).
+
+        Args:
+            number: The trial's 1-based number.
+            total: The trial budget, or `None`.
+            epochs: The epochs the trial trains for.
+            metric: The name of the per-epoch figure to show.
+        """
+        if self._first is None:
+            self._first = number
+        self._bar = {"number": number, "total": total, "epochs": epochs,
+                     "metric": metric, "epoch": 0, "value": None}
+        self._draw()
+
+    def on_epoch_end(self, epoch, logs):
+        """Moves the trial's bar on (and prints the epoch with `verbose=2`).
+
+        Args:
+            epoch: The 0-based epoch that ended.
+            logs: Its metrics.
+        """
+        bar = self._bar
+        if bar is None:
+            return
+        bar["epoch"], bar["value"] = epoch + 1, logs.get(bar["metric"])
+        if self.verbose == 2:
+            figures = " ".join(
+                f"{name}={format_figure(value)}" for name, value in logs.items()
+            )
+            self._print(f"  Trial {bar['number']} epoch {epoch + 1}/{bar['epochs']} {figures}")
+        self._draw()
 
     def on_trial_end(self, number, total, trial, objective, best, summary):
         """Reports one ended trial.
@@ -71,6 +131,9 @@ class SearchProgress:
             best = f"best {best.score:.4f}"
         else:
             best = "best -"
+        self._best = best
+        if self._bar is not None:
+            self._bar["epoch"] = self._bar["epochs"]
         self._print(
             f"Trial {number}{of_total} {result} | {best} | elapsed {elapsed} | {summary}"
         )
@@ -112,11 +175,59 @@ class SearchProgress:
 
     def on_search_end(self, line):
         """Reports the search's totals (the epochs it trained)."""
+        self._bar = None
         self._print(line)
 
+    def _out(self):
+        return self.stream if self.stream is not None else sys.stdout
+
+    def _live(self):
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(self.verbose and isatty is not None and isatty())
+
     def _print(self, text):
-        if self.verbose:
-            print(text, file=self.stream, flush=True)
+        """Prints a line; in a terminal, above the redrawn bar."""
+        if not self.verbose:
+            return
+        out = self._out()
+        if self._live():
+            out.write(ERASE_LINE)
+        print(text, file=out, flush=True)
+        self._draw()
+
+    def _draw(self):
+        """Redraws the status line in place (terminals only)."""
+        bar = self._bar
+        if bar is None or not self._live():
+            return
+        now = time.monotonic()
+        elapsed = now - (self.start or now)
+        fraction = bar["epoch"] / bar["epochs"] if bar["epochs"] else 0.0
+        done = bar["number"] - self._first + fraction
+        total = bar["total"]
+        eta = "-"
+        if total and done > 0:
+            eta = format_duration(elapsed / done * max(total - bar["number"] + 1 - fraction, 0))
+        search = (
+            f"Trial {bar['number']}/{total} {_bar(bar['number'] - 1 + fraction, total)}"
+            if total else f"Trial {bar['number']}"
+        )
+        value = "" if bar["value"] is None else f" {bar['metric']}={format_figure(bar['value'])}"
+        line = (
+            f"{search} | {self._best} | elapsed {format_duration(elapsed)} | "
+            f"ETA {eta} | epoch {bar['epoch']}/{bar['epochs']} "
+            f"{_bar(bar['epoch'], bar['epochs'], BAR_WIDTH // 2)}{value}"
+        )
+        width = shutil.get_terminal_size((120, 24)).columns - 1
+        out = self._out()
+        out.write(ERASE_LINE + line[:width])
+        out.flush()
+
+
+def _bar(done, total, width=BAR_WIDTH):
+    """A text bar such as `[#####-----]` for `done` of `total`."""
+    filled = int(round(width * min(done / total, 1.0))) if total else 0
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 def format_figure(value):

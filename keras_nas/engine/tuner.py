@@ -32,6 +32,7 @@ from keras_nas.oracles import NASOracle
 from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
 from keras_nas.engine.progress import SearchProgress
+from keras_nas.engine.tensorboard_logs import TensorBoardLogs
 from keras_nas.engine.progress import format_architecture
 from keras_nas.results import epochs_summary
 from keras_nas.results import format_leaderboard
@@ -147,10 +148,16 @@ class NASTuner(kt.Tuner):
             that nothing a trial leaves behind accumulates over a long
             search (see `keras_nas.engine.trial_process` for what it requires:
             a picklable space, NumPy data, a `__main__` guard).
-        verbose: 1 prints one line per trial, 0 prints nothing.
+        verbose: 1 prints one line per trial (in a terminal, under a bar
+            redrawn each epoch: see `keras_nas.engine.progress`), 2 also
+            one line per epoch, 0 prints nothing.
         task: Overrides the space's task (`"multiclass"`, `"binary"`,
             `"regression"` or a `keras_nas.tasks.Task`); keras-nas spaces
             only, since a plain `build(hp)` compiles its own model.
+        tensorboard_dir: A folder for `tensorboard --logdir`: each trial's
+            training logs and the HParams dashboard (decisions as
+            hyperparameters, objectives and costs as metrics; see
+            `keras_nas.engine.tensorboard_logs`).
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
     Example:
@@ -188,6 +195,7 @@ class NASTuner(kt.Tuner):
         trial_process="in_process",
         verbose=1,
         task=None,
+        tensorboard_dir=None,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
@@ -241,6 +249,9 @@ class NASTuner(kt.Tuner):
         if isinstance(oracle, NASOracle):
             oracle.set_constraints(self.constraints.cost_limits())
         self.progress = SearchProgress(verbose)
+        self.tensorboard = (
+            None if tensorboard_dir is None else TensorBoardLogs(tensorboard_dir)
+        )
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -380,15 +391,32 @@ class NASTuner(kt.Tuner):
         names = ", ".join(
             o.name for o in compat.single_objectives(self.oracle.objective)
         )
+        # One process writes the experiment: the search's, or the first worker.
+        if self.tensorboard is not None and (
+            not self._is_worker() or self.tuner_id == "tuner0"
+        ):
+            self.tensorboard.write_config(self.oracle.get_space(), self.oracle.objective)
         self.progress.on_search_begin(
             f"Search: {self._oracle_label()} on {self._space_label()}, "
             f"objective{'s' if ',' in names else ''} {names}{budgets}, "
             f"up to {_trial_budget(self.oracle)} trials{resumed}"
         )
 
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.progress.on_trial_begin(
+            _trial_number(trial.trial_id), self.oracle.max_trials,
+            getattr(self, "epochs", 1), self.epoch_objective.name,
+        )
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
+        if self.tensorboard is not None:
+            self.tensorboard.write_trial(
+                trial, self.describe(trial.hyperparameters.values)["decisions"],
+                self.oracle.objective,
+            )
         self.progress.on_trial_end(
             number=_trial_number(trial.trial_id),
             total=self.oracle.max_trials,
@@ -522,6 +550,7 @@ class NASTuner(kt.Tuner):
         every objective (it refuses others).
         """
         logs = numeric_logs(logs or {})
+        self.progress.on_epoch_end(epoch, logs)
         if not isinstance(compat.worker_oracle(self.oracle), NASOracle) and any(
             o.name not in logs for o in compat.single_objectives(self.oracle.objective)
         ):
@@ -574,6 +603,10 @@ class NASTuner(kt.Tuner):
             for execution in range(self.executions_per_trial):
                 callbacks = self._deepcopy_callbacks(user_callbacks)
                 self._configure_tensorboard_dir(callbacks, trial, execution)
+                if self.tensorboard is not None:
+                    callbacks.append(self.tensorboard.callback(
+                        trial.trial_id, execution, self.executions_per_trial
+                    ))
                 settings = {
                     "seed": self._trial_seed(trial.trial_id),
                     "objective": self.epoch_objective,

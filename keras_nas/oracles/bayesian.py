@@ -55,6 +55,10 @@ class BayesianOracle(NASOracle):
     "kriging believer" of Ginsbourger et al., 2010), so workers are sent to
     different regions rather than next to one another.
 
+    `predictions` maps each trial the surrogate proposed to its posterior
+    mean there (on the normal-score scale it is fitted on), kept in the
+    oracle state so a report can set it against the measured score.
+
     Args:
         objective: Name of the metric to optimise, or a
             `keras_tuner.Objective`.
@@ -126,6 +130,7 @@ class BayesianOracle(NASOracle):
             )
         self.observed = []
         self.gp_params = None
+        self.predictions = {}
         self._data = None
         self._every = (None, None)
         self._vectors = (None, {})
@@ -148,6 +153,8 @@ class BayesianOracle(NASOracle):
         for index in np.argsort(-scores, kind="stable"):
             values = self.encoding.decode(candidates[index])
             if self.is_new(values):
+                mean, _ = gp.predict(np.array([candidates[index]]))
+                self.predictions[trial_id] = float(mean[0])
                 return values
         return self.random_new()
 
@@ -257,12 +264,14 @@ class BayesianOracle(NASOracle):
         state = super().get_state()
         state["observed"] = list(self.observed)
         state["gp_params"] = self.gp_params
+        state["predictions"] = dict(self.predictions)
         return state
 
     def set_state(self, state):
         super().set_state(state)
         self.observed = list(state["observed"])
         self.gp_params = state["gp_params"]
+        self.predictions = dict(state.get("predictions", {}))
 
 
 def random_vectors(encoding, count, rng):

@@ -284,6 +284,10 @@ class DLSOracle(ControllerOracle):
     Adam's state are saved beside the oracle's state and restored by
     `reload()`.
 
+    `predictions` maps each trial the controller proposed to the score it
+    predicted (on its quantile-rank scale), kept in the oracle state so a
+    report can set it against the measured one.
+
     Args:
         objective: Name of the metric to optimise, or a
             `keras_tuner.Objective`.
@@ -356,6 +360,7 @@ class DLSOracle(ControllerOracle):
         self.max_steps = validation.check_positive_int("max_steps", max_steps)
         self.results = []
         self.untrained_results = 0
+        self.predictions = {}
 
     @property
     def step_sizes(self):
@@ -418,8 +423,11 @@ class DLSOracle(ControllerOracle):
         generated = controller.generate(seed_vectors[order], self.step_sizes)
         for candidates in generated:
             for vector in candidates:
-                values = encoding.decode(encoding.repair(vector, self.rng))
+                repaired = encoding.repair(vector, self.rng)
+                values = encoding.decode(repaired)
                 if self.is_new(values):
+                    latent = controller.encode(np.array([repaired]))
+                    self.predictions[trial_id] = float(controller.predict(latent)[0])
                     return values
         for vector in seed_vectors[order]:
             for _ in range(_MUTATION_ATTEMPTS):
@@ -433,9 +441,11 @@ class DLSOracle(ControllerOracle):
         state = super().get_state()
         state["results"] = list(self.results)
         state["untrained_results"] = self.untrained_results
+        state["predictions"] = dict(self.predictions)
         return state
 
     def set_state(self, state):
         super().set_state(state)
         self.results = list(state["results"])
         self.untrained_results = state["untrained_results"]
+        self.predictions = dict(state.get("predictions", {}))
