@@ -102,7 +102,7 @@ class StrategyOption(click.Option):
                     "validation for the epochs their trial found best."))
 @click.option("--final-epochs", default=None, type=int,
               help="Epochs of the final fit [default: each trial's best].")
-@click.option("--ensemble", default=3, show_default=True, type=int,
+@click.option("--ensemble", default=5, show_default=True, type=int,
               help=("Export an ensemble of up to this many trials, chosen by "
                     "greedy selection on validation predictions (1: one model)."))
 @click.option("--time-limit", default=None,

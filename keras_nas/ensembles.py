@@ -2,10 +2,10 @@
 
 `greedy_selection` is ensemble selection with replacement (Caruana et al.,
 "Ensemble selection from libraries of models", ICML 2004): starting from an
-empty ensemble, each round adds the candidate (possibly one already in)
-whose addition gives the lowest loss of the averaged validation
-predictions; the ensemble kept is the best of the rounds, so it has at most
-`size` members. `ensemble_model` turns the chosen models and their weights
+empty ensemble, each of `size` rounds adds the candidate (possibly one
+already in) whose addition gives the best score of the averaged validation
+predictions, so the ensemble has at most `size` members, weighted by how
+often each was chosen. `ensemble_model` turns the chosen models and their weights
 into one functional Keras model whose output is the weighted average of
 theirs (probabilities for classification, predictions for regression), so
 it exports and serves like a single model.
@@ -24,13 +24,14 @@ def greedy_selection(predictions, loss, size):
         predictions: A sequence of arrays of the same shape, one per
             candidate model: its predictions on the validation split.
         loss: Function from averaged predictions (an array of that shape)
-            to a float, lower is better (e.g. the validation loss).
-        size: The most rounds, hence the most members; a positive integer.
+            to a float or a tuple of floats, lower is better (e.g. minus
+            the validation accuracy, then the validation loss for ties).
+        size: The rounds, hence the most members; a positive integer.
 
     Returns:
         `(weights, losses)`: a float array with one weight per candidate
-        (the share of the kept rounds that chose it, summing to 1; ties go
-        to the earlier candidate), and the loss after each round.
+        (the share of the rounds that chose it, summing to 1; ties go to
+        the earlier candidate), and the loss after each round.
 
     Raises:
         ValueError: If `size` is not a positive integer, or `predictions`
@@ -59,17 +60,14 @@ def greedy_selection(predictions, loss, size):
         )
     counts = np.zeros(len(predictions), dtype="int64")
     total = np.zeros_like(predictions[0])
-    losses, chosen = [], []
+    losses = []
     for round_number in range(1, size + 1):
-        scores = [float(loss((total + p) / round_number)) for p in predictions]
-        best = int(np.argmin(scores))
+        scores = [loss((total + p) / round_number) for p in predictions]
+        best = min(range(len(scores)), key=scores.__getitem__)
         counts[best] += 1
         total += predictions[best]
         losses.append(scores[best])
-        chosen.append(best)
-    rounds = int(np.argmin(losses)) + 1
-    kept = np.bincount(chosen[:rounds], minlength=len(predictions))
-    return kept / rounds, losses
+    return counts / size, losses
 
 
 def ensemble_model(models, weights, name="ensemble"):

@@ -61,6 +61,39 @@ def ensemble_members(figures, trials, describe):
     ]
 
 
+def validation_score(task, y):
+    """The score greedy selection minimises on averaged predictions.
+
+    Measured: on digits, ensembles chosen by the validation loss alone kept
+    a single member (the most confident model's loss beats every average),
+    while choosing by accuracy, ties by the loss, averaged 2 to 5 members
+    and scored higher on the test split (see the README).
+
+    Args:
+        task: The space's `keras_nas.tasks.Task`.
+        y: The validation labels, encoded.
+
+    Returns:
+        A function from predictions to `(-accuracy, loss)` for
+        classification, `(loss,)` for regression.
+    """
+    def loss(predictions):
+        return float(np.mean(task.loss_fn(y, predictions.astype("float32"))))
+
+    if not task.is_classification:
+        return lambda predictions: (loss(predictions),)
+    labels = np.asarray(y).reshape(len(y), -1)[:, 0]
+
+    def score(predictions):
+        if predictions.shape[-1] == 1:
+            predicted = (predictions[:, 0] > 0.5).astype(labels.dtype)
+        else:
+            predicted = predictions.argmax(axis=-1)
+        return (-float(np.mean(predicted == labels)), loss(predictions))
+
+    return score
+
+
 def make_final_model(
     ranked,
     *,
@@ -77,7 +110,9 @@ def make_final_model(
     `retrain` when given. With `ensemble=K > 1`, the best
     `max(ENSEMBLE_POOL, 2 * K)` trials' models predict the validation
     split; `keras_nas.ensembles.greedy_selection` chooses up to `K` members
-    and their weights by the task's validation loss, each member is trained
+    and their weights by `validation_score` (for classification the
+    validation accuracy, ties by the loss; for regression the loss), each
+    member is trained
     again by `retrain` when given, and `keras_nas.ensembles.ensemble_model`
     averages them.
 
@@ -103,8 +138,8 @@ def make_final_model(
         `"trial_test_*"` figures of the selected trial's own weights; with
         `ensemble > 1`, `"ensemble"`: the `single_best` trial id, the
         members (trial ids, weights, final fits), the validation figures of
-        the averaged trial models (`val_*`) and the validation loss after
-        each selection round.
+        the averaged trial models (`val_*`) and the `validation_score`
+        after each selection round.
 
     Raises:
         ValueError: If `ranked` is empty, `ensemble` is invalid, or an
@@ -133,9 +168,7 @@ def make_final_model(
     x_val, y_val = validation_data
     predictions = [m.predict(x_val, verbose=0) for m in models]
     weights, losses = greedy_selection(
-        predictions,
-        lambda p: float(np.mean(task.loss_fn(y_val, p.astype("float32")))),
-        ensemble,
+        predictions, validation_score(task, y_val), ensemble
     )
     chosen = [i for i, w in enumerate(weights) if w > 0]
     searched = ensemble_model(
@@ -150,7 +183,7 @@ def make_final_model(
             for i in chosen
         ],
         **evaluate(searched, x_val, y_val, prefix="val_"),
-        "selection_losses": losses,
+        "selection_scores": losses,
     }
     figures["ensemble"] = summary
     if retrain is None:

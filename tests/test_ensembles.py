@@ -14,12 +14,13 @@ def squared_error(target):
     return lambda p: float(np.mean((p - target) ** 2))
 
 
-def test_greedy_selection_adds_with_replacement_and_keeps_the_best_round():
+def test_greedy_selection_adds_with_replacement():
     # Target 0. Round 1 takes A (0.25); round 2 adds B (mean -0.25, 0.0625);
-    # round 3 adds A again (mean 0, loss 0); round 4 can only do worse.
+    # round 3 adds A again (mean 0, loss 0); round 4 adds A a third time
+    # (mean 0.125), which beats adding B (-0.25) or C (0.5).
     a, b, c = np.array([0.5]), np.array([-1.0]), np.array([2.0])
     weights, losses = greedy_selection([a, b, c], squared_error(0.0), size=4)
-    np.testing.assert_allclose(weights, [2 / 3, 1 / 3, 0.0])
+    np.testing.assert_allclose(weights, [3 / 4, 1 / 4, 0.0])
     np.testing.assert_allclose(losses, [0.25, 0.0625, 0.0, 0.015625])
 
 
@@ -34,6 +35,24 @@ def test_greedy_selection_ties_go_to_the_earlier_candidate():
     same = np.array([1.0])
     weights, _ = greedy_selection([same, same], squared_error(0.0), size=2)
     np.testing.assert_allclose(weights, [1.0, 0.0])
+
+
+def test_greedy_selection_breaks_accuracy_ties_by_loss():
+    # Three samples of class 0. A is right on two, B and C on one each.
+    # Averaged with A, B and C are both right on all three; A + B has the
+    # lower log loss (its probabilities of class 0 are higher).
+    y = np.array([0, 0, 0])
+    a = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+    b = np.array([[0.45, 0.55], [0.45, 0.55], [0.8, 0.2]])
+    c = np.array([[0.4, 0.6], [0.4, 0.6], [0.75, 0.25]])
+
+    def score(p):
+        accuracy = float(np.mean(p.argmax(axis=1) == y))
+        return (-accuracy, float(-np.mean(np.log(p[:, 0]))))
+
+    weights, scores = greedy_selection([a, b, c], score, size=2)
+    np.testing.assert_allclose(weights, [0.5, 0.5, 0.0])
+    assert scores[0][0] == pytest.approx(-2 / 3) and scores[1][0] == -1.0
 
 
 def test_greedy_selection_averages_probabilities():
