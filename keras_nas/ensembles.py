@@ -75,9 +75,12 @@ def ensemble_model(models, weights, name="ensemble"):
 
     Each member is scaled by its weight (`keras.layers.Rescaling`) and the
     results are added, so the model holds only built-in layers around the
-    members and saves, loads and exports like any functional model. Members
-    of weight 0 are left out; a single member of weight 1 is returned as it
-    is.
+    members and saves, loads and exports like any functional model; its
+    input takes the first member's input name, so the SavedModel's `serve`
+    signature is that of a single member. Members of weight 0 are left
+    out; a single member of weight 1 is returned as it is. The members are
+    renamed `member_0`, `member_1`, ... (a functional model's layers need
+    distinct names).
 
     Args:
         models: Built single-input, single-output `keras.Model`s taking the
