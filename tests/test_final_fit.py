@@ -144,9 +144,12 @@ def test_cli_run_final_fit_and_ensemble_then_export(tmp_path, npz_dataset):
     assert metrics["final_fit"][0]["samples"] == 30  # 40 less a test quarter
     out = tmp_path / "again"
     exported = invoke("export", tmp_path / "runs" / "toy", "--out", out,
-                      "--final-fit", "--ensemble", 1)
+                      "--final-fit", "--ensemble", 2)
     assert exported.exit_code == 0, exported.output
-    assert read(out, "metrics.json")["final_fit"][0]["samples"] == 30
+    again = read(out, "metrics.json")
+    assert [f["samples"] for f in again["final_fit"]] == [30] * len(
+        again["ensemble"]["members"])
+    assert again["ensemble"]["size"] == 2
 
 
 def test_cli_no_final_fit_exports_the_trials_model(tmp_path, npz_dataset):
