@@ -43,12 +43,30 @@ def check_choice(option, value, choices):
 
 
 def echo_export(path):
-    """Prints where the best model went, with its validation and test figures."""
+    """Prints what was exported: final fits, ensemble members, figures.
+
+    The figures are the exported model's validation and test figures and,
+    when a final fit or an ensemble changed the model, the selected trial's
+    own test figure (`trial_test_*`).
+    """
     with open(os.path.join(path, "metrics.json")) as f:
         metrics = json.load(f)
-    keys = ("val_accuracy", "test_accuracy")
+    for record in metrics.get("final_fit") or []:
+        click.echo(
+            f"Final fit: trial {record['trial_id']}, {record['epochs']} epochs "
+            f"on {record['samples']:,} samples (train + validation), seed "
+            f"{record['seed']}, {record['seconds']:.1f} s"
+        )
+    ensemble = metrics.get("ensemble")
+    if ensemble:
+        members = ", ".join(
+            f"trial {m['trial_id']} x{m['weight']:.2f}" for m in ensemble["members"]
+        )
+        click.echo(f"Ensemble of {len(ensemble['members'])}: {members}")
+    keys = ("val_accuracy", "trial_test_accuracy", "test_accuracy")
     if metrics.get("task") == "regression":
-        keys = ("val_loss", "test_loss", "test_mae", "test_rmse", "test_r2")
+        keys = ("val_loss", "trial_test_loss", "test_loss", "test_mae",
+                "test_rmse", "test_r2")
     figures = ", ".join(
         f"{key} {metrics[key]:.4f}" for key in keys if key in metrics
     )

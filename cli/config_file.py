@@ -26,6 +26,10 @@ RUN_KEYS = {
     "name": "a text",
     "seed": "an integer",
     "export_dir": "a text",
+    "test_fraction": "a number between 0 and 1",
+    "final_fit": "true or false",
+    "final_epochs": "a positive integer",
+    "ensemble": "a positive integer",
     "time_limit": "seconds or a duration such as '10m'",
     "max_failures": "a positive integer",
     "trial_process": "a text",
@@ -60,6 +64,10 @@ def _fits(key, value):
         )
     if key == "objective" and isinstance(value, list):
         return bool(value) and all(isinstance(v, str) for v in value)
+    if key == "final_fit":
+        return isinstance(value, bool)
+    if key == "test_fraction":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
     if key == "max_latency_ms":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     if RUN_KEYS[key] == "a positive integer":

@@ -72,31 +72,46 @@ def show(run_dir, top, columns):
               help=("Which trial: 'val_accuracy, latency_ms<=5' takes the best "
                     "val_accuracy among those with latency_ms at most 5 "
                     "[default: the best by the first objective]."))
-def export(run_dir, out, overwrite, rule):
+@click.option("--final-fit/--no-final-fit", default=False, show_default=True,
+              help=("Train the exported architecture(s) again on train + "
+                    "validation (runs of `keras-nas run`)."))
+@click.option("--final-epochs", default=None, type=int,
+              help="Epochs of the final fit [default: each trial's best].")
+@click.option("--ensemble", default=1, show_default=True, type=int,
+              help="Export an ensemble of up to this many trials (1: one model).")
+def export(run_dir, out, overwrite, rule, final_fit, final_epochs, ensemble):
     """Export the best (or selected) model of RUN_DIR as a SavedModel."""
+    for option, value in (("--final-epochs", final_epochs), ("--ensemble", ensemble)):
+        if value is not None and value < 1:
+            raise click.BadParameter(
+                f"expected a positive integer, received {value}.", param_hint=option
+            )
     run_directory = _open_run(run_dir)
     from keras_nas.runs import export_trial
 
     try:
         trial, reason = run_directory.select(rule)
-        model = run_directory.load_model(trial)
     except ValueError as error:
         raise click.BadParameter(" ".join(str(error).split()),
                                  param_hint="--select") from None
     except RuntimeError as error:
         raise click.UsageError(str(error)) from None
-    click.echo(f"Selected {reason}")
-    x_test = y_test = None
+    data = None
     if run_directory.dataset is not None:
-        from keras_nas.datasets import load_dataset
-
-        task = run_directory.task
-        data = load_dataset(
-            run_directory.dataset["dataset"],
-            seed=run_directory.dataset["seed"],
-            task=None if task is None else task.name,
+        data = _run_data(run_directory)
+    elif final_fit or ensemble > 1:
+        raise click.UsageError(
+            f"{run_dir} records no dataset (it was not made by `keras-nas run`), "
+            "so --final-fit and --ensemble cannot train or choose on it."
         )
-        x_test, y_test = data.x_test, data.y_test
+    try:
+        model, figures = run_directory.final_model(
+            rule, data, final_fit=final_fit, final_epochs=final_epochs,
+            ensemble=ensemble,
+        )
+    except (RuntimeError, ValueError) as error:
+        raise click.UsageError(" ".join(str(error).split())) from None
+    click.echo(f"Selected {reason}")
     try:
         path = export_trial(
             model,
@@ -105,15 +120,32 @@ def export(run_dir, out, overwrite, rule):
             run_directory.describe(trial.hyperparameters.values),
             out,
             search=run_directory.search,
-            x_test=x_test,
-            y_test=y_test,
+            x_test=None if data is None else data.x_test,
+            y_test=None if data is None else data.y_test,
             overwrite=overwrite,
             task=run_directory.task,
             selection={"rule": rule, "reason": reason},
+            figures=figures,
+            members=run_directory.members(figures),
         )
     except (FileExistsError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     echo_export(path)
+
+
+def _run_data(run_directory):
+    """The splits of a `keras-nas run`'s dataset, as the run cut them."""
+    from keras_nas.datasets import load_dataset
+
+    task = run_directory.task
+    dataset = run_directory.dataset
+    fractions = {}
+    if "test_fraction" in dataset:
+        fractions["test_fraction"] = dataset["test_fraction"]
+    return load_dataset(
+        dataset["dataset"], seed=dataset["seed"],
+        task=None if task is None else task.name, **fractions,
+    )
 
 
 def _open_run(run_dir):

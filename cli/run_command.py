@@ -20,7 +20,8 @@ from keras_nas_cli.config_file import split_named
 
 TASKS = ("auto", "multiclass", "binary", "regression")
 _POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers",
-             "max_params", "max_flops", "max_model_bytes", "min_epochs")
+             "max_params", "max_flops", "max_model_bytes", "min_epochs",
+             "final_epochs", "ensemble")
 EARLY_STOPPING = ("asha", "hyperband", "median", "none")
 _BUDGETS = ("max_params", "max_flops", "max_latency_ms", "max_model_bytes")
 
@@ -93,6 +94,17 @@ class StrategyOption(click.Option):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--export-dir", default="saved_models", show_default=True,
               help="The best model is exported to EXPORT_DIR/NAME.")
+@click.option("--test-fraction", default=0.25, show_default=True, type=float,
+              help=("Share of each class held out as the test split, which "
+                    "the search and the final fit never see."))
+@click.option("--final-fit/--no-final-fit", default=True, show_default=True,
+              help=("Train the exported architecture(s) again on train + "
+                    "validation for the epochs their trial found best."))
+@click.option("--final-epochs", default=None, type=int,
+              help="Epochs of the final fit [default: each trial's best].")
+@click.option("--ensemble", default=5, show_default=True, type=int,
+              help=("Export an ensemble of up to this many trials, chosen by "
+                    "greedy selection on validation predictions (1: one model)."))
 @click.option("--time-limit", default=None,
               help=("Stop after this long (e.g. 90s, 10m, 2h30m), keep the "
                     "finished trials and export the best so far."))
@@ -150,12 +162,13 @@ def run(ctx, config_path, overwrite, **options):
     existing = role != "worker" and _check_run_folder(run_dir, overwrite)
     try:
         data = kn.datasets.load_dataset(
-            settings["dataset"], seed=settings["seed"], task=_task(settings)
+            settings["dataset"], seed=settings["seed"], task=_task(settings),
+            test_fraction=settings["test_fraction"],
         )
     except ValueError as error:
         raise click.BadParameter(
             " ".join(str(error).split()),
-            param_hint="--task" if "`task`" in str(error) else "--dataset",
+            param_hint=_dataset_hint(str(error)),
         ) from None
     try:
         objectives = [
@@ -193,7 +206,8 @@ def run(ctx, config_path, overwrite, **options):
         _check_same_run(
             run_dir,
             {"dataset": settings["dataset"], "seed": settings["seed"],
-             "task": settings["task"], "space": space_name,
+             "task": settings["task"], "test_fraction": settings["test_fraction"],
+             "space": space_name,
              "strategy": strategy_name},
         )
     if settings["workers"] is not None:
@@ -263,6 +277,9 @@ def run(ctx, config_path, overwrite, **options):
             y_test=data.y_test,
             overwrite=True,
             select=settings["select"],
+            final_fit=settings["final_fit"],
+            final_epochs=settings["final_epochs"],
+            ensemble=settings["ensemble"],
         )
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
@@ -294,6 +311,15 @@ def _settings(ctx, config_path, options):
                 param_hint="--" + key.replace("_", "-"),
             )
     return settings
+
+
+def _dataset_hint(message):
+    """The option a `load_dataset` error is about."""
+    if "`task`" in message:
+        return "--task"
+    if "`test_fraction`" in message:
+        return "--test-fraction"
+    return "--dataset"
 
 
 def _early_stopping(settings):
@@ -349,7 +375,7 @@ def _default_name(dataset, space, strategy):
 def _write_dataset_file(run_dir, settings):
     from keras_nas.runs import DATASET_FILE
 
-    keys = ("dataset", "seed", "task", "epochs", "batch_size")
+    keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size")
     with open(os.path.join(run_dir, DATASET_FILE), "w") as f:
         json.dump({key: settings[key] for key in keys}, f, indent=2)
 

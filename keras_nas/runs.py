@@ -8,6 +8,10 @@ import keras_tuner as kt
 from keras_nas import compat
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.export import export_saved_model
+from keras_nas.engine.final_fit import final_fit as final_fit_trial
+from keras_nas.final_model import ensemble_members
+from keras_nas.final_model import make_final_model
+from keras_nas.objectives.selection import rank_trials
 from keras_nas.objectives.selection import select_trial
 from keras_nas.tasks import evaluate
 from keras_nas.results import format_leaderboard
@@ -246,6 +250,67 @@ class RunDirectory:
             self.trials, compat.single_objectives(self.objective), rule
         )
 
+    def final_model(
+        self, rule=None, data=None, *, final_fit=False, final_epochs=None,
+        ensemble=1,
+    ):
+        """The model to export: the selected trial's, final-trained, or an ensemble.
+
+        As `NASTuner.export` does it (see
+        `keras_nas.final_model.make_final_model`), on the splits of the
+        run's dataset.
+
+        Args:
+            rule: A selection rule (see `select`), or `None`.
+            data: The run's `keras_nas.datasets.DatasetSplits`, cut as the
+                search cut them; needed for `final_fit` and ensembles.
+            final_fit: Whether to train the architecture(s) again on train
+                + validation, with the run's seed and batch size.
+            final_epochs: Epochs of the final fit; `None` for each trial's
+                best epoch count.
+            ensemble: The most members of an ensemble; 1 for one model.
+
+        Returns:
+            `(model, figures)`, as `make_final_model` returns them.
+
+        Raises:
+            RuntimeError: If the run's space is not a built-in one.
+            ValueError: If the rule is malformed or no trial meets it,
+                `final_epochs` or `ensemble` is invalid, or `data` is
+                missing for a final fit or an ensemble.
+        """
+        ranked, _ = rank_trials(
+            self.trials, compat.single_objectives(self.objective), rule
+        )
+        if data is None and (final_fit or ensemble > 1):
+            raise ValueError(
+                "Received an invalid value for `data`: a final fit or an "
+                "ensemble needs the run's splits. Received: data=None"
+            )
+        retrain = None
+        if final_fit:
+            def retrain(trial):
+                return final_fit_trial(
+                    self.space, trial, (data.x_train, data.y_train),
+                    (data.x_val, data.y_val), seed=self.search.get("seed") or 0,
+                    epochs=final_epochs,
+                    fit_kwargs={"batch_size": self.dataset["batch_size"]},
+                    build=self.space.build,
+                )
+        return make_final_model(
+            ranked, load_model=self.load_model, retrain=retrain,
+            task=self.task,
+            validation_data=None if data is None else (data.x_val, data.y_val),
+            test_data=None if data is None else (data.x_test, data.y_test),
+            ensemble=ensemble,
+        )
+
+    def members(self, figures):
+        """The ensemble members' descriptions (see `ensemble_members`)."""
+        return ensemble_members(
+            figures, {t.trial_id: t for t in self.trials}, self.describe
+        )
+
     def load_model(self, trial):
         """Rebuilds a trial's model with the weights of its best epoch.
 
@@ -277,6 +342,8 @@ def export_trial(
     overwrite=False,
     task=None,
     selection=None,
+    figures=None,
+    members=None,
 ):
     """Exports a trial's model with `architecture.json` and `metrics.json`.
 
@@ -301,6 +368,10 @@ def export_trial(
             `build(hp)` model.
         selection: How the trial was chosen, `{"rule": ..., "reason": ...}`
             (`NASTuner.export`), recorded in `metrics.json`.
+        figures: Further entries of `metrics.json`: the final fit and
+            ensemble figures of `keras_nas.final_model.make_final_model`.
+        members: For an ensemble, its members' descriptions (each with
+            `trial_id` and `weight`), stored in `architecture.json`.
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -320,6 +391,7 @@ def export_trial(
         metrics["task"] = task.name
         if task.is_classification:
             metrics["class_names"] = task.class_names
+    metrics.update(figures or {})
     if x_test is not None:
         metrics.update(evaluate(model, x_test, y_test))
     search = search or {}
@@ -329,6 +401,8 @@ def export_trial(
         "strategy": search.get("strategy"),
         "trial_id": trial.trial_id,
     }
+    if members:
+        architecture["ensemble"] = members
     if task is not None:
         architecture["task"] = task.get_config()
     return export_saved_model(

@@ -10,7 +10,7 @@ from cli_helpers import run_args
 def test_run_searches_shows_progress_and_exports(tmp_path, npz_dataset):
     result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2))
     assert result.exit_code == 0, result.output
-    assert "toy: 24 train / 8 val / 8 test, input (6,), binary (0 / 1)" in result.output
+    assert "toy: 22 train / 8 val / 10 test, input (6,), binary (0 / 1)" in result.output
     assert "Task: int labels with 2 distinct values: binary" in result.output
     assert "Trial 1/2" in result.output and "Trial 2/2" in result.output
     assert "elapsed" in result.output and "Leaderboard" in result.output

@@ -25,7 +25,12 @@ from keras_nas.engine.failures import first_line
 from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.objectives.selection import rank_trials
 from keras_nas.objectives.selection import select_trial
+from keras_nas.engine.final_fit import final_fit as run_final_fit
+from keras_nas.final_model import check_ensemble
+from keras_nas.final_model import ensemble_members
+from keras_nas.final_model import make_final_model
 from keras_nas.objectives.latency import LatencySettings
 from keras_nas.engine.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
@@ -298,6 +303,7 @@ class NASTuner(kt.Tuner):
         fit_kwargs.setdefault("verbose", 0)
         if isinstance(self.hypermodel, SearchSpace):
             fit_args, fit_kwargs = self._prepare_data(fit_args, fit_kwargs)
+        self._search_data = _final_fit_data(fit_args, fit_kwargs)
         if isinstance(self.oracle, NASOracle):
             self.oracle.before_search(
                 self,
@@ -720,13 +726,37 @@ class NASTuner(kt.Tuner):
         )
         print(format_leaderboard(rows, trials, self.oracle.objective))
 
-    def export(self, path, x_test=None, y_test=None, overwrite=False, select=None):
-        """Exports a trial's model as a SavedModel with its metadata.
+    def export(
+        self,
+        path,
+        x_test=None,
+        y_test=None,
+        overwrite=False,
+        select=None,
+        final_fit=False,
+        final_epochs=None,
+        ensemble=1,
+    ):
+        """Exports a trial's model (or an ensemble) as a SavedModel.
 
         The trial is the best by the objective or, with several
         objectives, the one `select` chooses (see
         `keras_nas.objectives.selection`); `metrics.json` records the rule
         and why the trial was chosen, and `self.selection` holds that line.
+
+        With `final_fit=True` the architecture is trained again from
+        scratch on the training and validation data of the last `search`
+        call, for the epochs its trial found best (`final_epochs` to
+        choose), with the search's seed; see
+        `keras_nas.engine.final_fit`. With `ensemble=K > 1`, up to `K` of
+        the best trials are chosen by greedy ensemble selection on their
+        validation predictions and exported as one model averaging their
+        outputs, each final-trained when `final_fit` is set (see
+        `keras_nas.final_model`). `metrics.json` then also holds
+        `final_fit` (epochs, seed, samples, seconds), `trial_test_*` (the
+        selected trial's own weights on the test data) and `ensemble`
+        (members, weights, validation figures); `test_*` are always the
+        exported model's.
 
         Args:
             path: Folder to write (see `keras_nas.export_saved_model`).
@@ -737,15 +767,24 @@ class NASTuner(kt.Tuner):
             overwrite: Whether to replace a previous export at `path`.
             select: A rule such as `"val_accuracy, latency_ms<=5"`: the best
                 trial by its first part among those meeting its limits;
-                `None` for the best by the (first) objective.
+                `None` for the best by the (first) objective. Ensemble
+                candidates are the trials meeting its limits, best first.
+            final_fit: Whether to train the exported architecture(s) again
+                on train + validation.
+            final_epochs: Epochs of the final fit, a positive integer;
+                `None` for each trial's best epoch count.
+            ensemble: The most members of an exported ensemble (keras-nas
+                spaces only); 1 exports a single model.
 
         Returns:
             The export folder, a `pathlib.Path`.
 
         Raises:
-            RuntimeError: If no trial has completed.
-            ValueError: If `select` is malformed or no completed trial
-                meets its limits (the message names the limit).
+            RuntimeError: If no trial has completed, or `final_fit` is set
+                and `search` has not run in this process.
+            ValueError: If `select` is malformed, no completed trial meets
+                its limits (the message names the limit), or `final_epochs`
+                or `ensemble` is invalid.
         """
         completed = [
             t for t in self.oracle.trials.values() if t.status == _STATUS.COMPLETED
@@ -754,17 +793,45 @@ class NASTuner(kt.Tuner):
             raise RuntimeError(
                 f"No completed trial to export in {self.project_dir}."
             )
+        task = self._task()
+        check_ensemble(ensemble, task)
+        validation.check_positive_int("final_epochs", final_epochs, allow_none=True)
+        data = getattr(self, "_search_data", None)
+        if (final_fit or ensemble > 1) and data is None:
+            raise RuntimeError(
+                "Received final_fit=True or ensemble > 1, which need the "
+                "NumPy training data and validation_data of search(): call "
+                "search() with them in this process first (a finished "
+                "search returns at once)."
+            )
         objectives = compat.single_objectives(self.oracle.objective)
         trained = [
             t for t in self.oracle.trials.values()
             if not t.metrics.exists(STOPPED_EARLY)
         ]
         trial, self.selection = select_trial(trained, objectives, select)
-        task = self._task()
+        ranked, _ = rank_trials(trained, objectives, select)
         if task is not None and y_test is not None:
             y_test = task.encode(y_test, "y_test")
+        retrain = None
+        if final_fit:
+            def retrain(chosen):
+                return run_final_fit(
+                    self.hypermodel, chosen, data["train"],
+                    data["validation_data"], seed=int(self.seed or 0),
+                    epochs=final_epochs, fit_kwargs=data["fit_kwargs"],
+                    build=self._build_hypermodel,
+                    scope=self.distribution_strategy.scope,
+                )
+        model, figures = make_final_model(
+            ranked, load_model=self.load_model, retrain=retrain, task=task,
+            validation_data=data and data["validation_data"],
+            test_data=None if x_test is None else (x_test, y_test),
+            ensemble=ensemble,
+        )
+        members = ensemble_members(figures, self.oracle.trials, self.describe)
         return export_trial(
-            self.load_model(trial),
+            model,
             trial,
             self.oracle.objective,
             self.describe(trial.hyperparameters.values),
@@ -775,6 +842,8 @@ class NASTuner(kt.Tuner):
             overwrite=overwrite,
             task=task,
             selection={"rule": select, "reason": self.selection},
+            figures=figures,
+            members=members,
         )
 
     def _task(self):
@@ -832,6 +901,23 @@ class NASTuner(kt.Tuner):
             return
         with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
             json.dump(self._search_settings(), f, indent=2)
+
+
+def _final_fit_data(fit_args, fit_kwargs):
+    """What `export(final_fit=True)` trains on: the search's splits and options.
+
+    `None` unless the data are arrays with a `validation_data` pair.
+    """
+    x = fit_args[0] if fit_args else fit_kwargs.get("x")
+    y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+    validation_data = fit_kwargs.get("validation_data")
+    if not isinstance(validation_data, (tuple, list)) or y is None:
+        return None
+    return {
+        "train": (x, y),
+        "validation_data": tuple(validation_data[:2]),
+        "fit_kwargs": {k: v for k, v in fit_kwargs.items() if k != "callbacks"},
+    }
 
 
 def _with_task(space, task):

@@ -116,8 +116,8 @@ def _metric(trial, name):
     return None if value is None else float(value)
 
 
-def select_trial(trials, objectives, rule=None):
-    """The completed trial a rule chooses, and a line saying why.
+def rank_trials(trials, objectives, rule=None):
+    """The completed trials meeting a rule's limits, best first.
 
     Args:
         trials: `keras_tuner.engine.trial.Trial`s of the search.
@@ -125,8 +125,9 @@ def select_trial(trials, objectives, rule=None):
         rule: A selection rule for `parse_rule`, or `None`.
 
     Returns:
-        `(trial, reason)`, such as `(trial, "best val_accuracy with
-        latency_ms<=5: trial 7 (val_accuracy 0.9861, latency_ms 3.1)")`.
+        `(trials, rule)`: the trials that report the rule's objective and
+        meet its limits, sorted by that objective (ties in their given
+        order), and the parsed `Rule`.
 
     Raises:
         ValueError: If the rule is malformed, no trial has completed, or no
@@ -147,7 +148,29 @@ def select_trial(trials, objectives, rule=None):
     if not feasible:
         raise ValueError(_nothing_meets(parsed, completed))
     sign = 1 if parsed.objective.direction == "max" else -1
-    best = max(feasible, key=lambda t: sign * _metric(t, parsed.objective.name))
+    ranked = sorted(
+        feasible, key=lambda t: -sign * _metric(t, parsed.objective.name)
+    )
+    return ranked, parsed
+
+
+def select_trial(trials, objectives, rule=None):
+    """The completed trial a rule chooses, and a line saying why.
+
+    Args:
+        trials: `keras_tuner.engine.trial.Trial`s of the search.
+        objectives: The search's `keras_tuner.Objective`s, in order.
+        rule: A selection rule for `parse_rule`, or `None`.
+
+    Returns:
+        `(trial, reason)`, such as `(trial, "best val_accuracy with
+        latency_ms<=5: trial 7 (val_accuracy 0.9861, latency_ms 3.1)")`.
+
+    Raises:
+        ValueError: As `rank_trials`.
+    """
+    ranked, parsed = rank_trials(trials, objectives, rule)
+    best = ranked[0]
     shown = [parsed.objective.name, *(limit.name for limit in parsed.limits)]
     figures = ", ".join(
         f"{name} {_metric(best, name):.4g}" for name in dict.fromkeys(shown)
