@@ -4,6 +4,7 @@ import glob
 import json
 import os
 
+import numpy as np
 from click.testing import CliRunner
 from keras_nas_cli.main import app
 
@@ -31,3 +32,13 @@ def completed_trials(run_dir):
         if trial["status"] == "COMPLETED":
             trials[trial["trial_id"]] = trial
     return trials
+
+
+def write_toy_npz(folder):
+    """Writes a 40-sample, 6-feature, 2-class `toy.npz` in `folder`; its path."""
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
+    path = folder / "toy.npz"
+    np.savez(path, x=x, y=y)
+    return str(path)

@@ -8,6 +8,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from cli_helpers import write_toy_npz  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +32,7 @@ def tiny_images():
 @pytest.fixture
 def npz_dataset(tmp_path):
     """A 40-sample, 6-feature, 2-class `.npz` dataset; returns its path."""
-    rng = np.random.default_rng(0)
-    y = np.arange(40) % 2
-    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
-    path = tmp_path / "toy.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
+    return write_toy_npz(tmp_path)
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import re
 import shutil
 
 import keras
-import numpy as np
 import pytest
 from cli_helpers import completed_trials
 from cli_helpers import invoke
 from cli_helpers import run_args
+from cli_helpers import write_toy_npz
 
 import keras_nas
 from keras_nas.report import architecture
@@ -24,17 +24,8 @@ SECTIONS = ("Leaderboard", "Objective by trial and time", "Pareto fronts",
             "Strategy")
 
 
-def _dataset(folder):
-    rng = np.random.default_rng(0)
-    y = np.arange(40) % 2
-    x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
-    path = folder / "toy.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
-
-
 def _search(folder, *extra):
-    result = invoke(*run_args(folder, _dataset(folder), "--max-trials", 3, *extra))
+    result = invoke(*run_args(folder, write_toy_npz(folder), "--max-trials", 3, *extra))
     assert result.exit_code == 0, result.output
     return folder / "runs" / "toy"
 
