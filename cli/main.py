@@ -9,6 +9,7 @@ from keras_nas_cli.bench_command import bench
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import import_keras_nas
 from keras_nas_cli.common import split_list
+from keras_nas_cli.finetune_command import finetune
 from keras_nas_cli.run_command import run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -127,6 +128,7 @@ def _open_run(run_dir):
 
 app.add_command(run)
 app.add_command(bench)
+app.add_command(finetune)
 
 
 def main():
