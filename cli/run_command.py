@@ -104,6 +104,10 @@ class StrategyOption(click.Option):
 @click.option("--workers", default=None, type=int,
               help=("Run a KerasTuner chief and this many workers on this "
                     "machine (loopback)."))
+@click.option("--warm-start", default=None, type=click.Path(),
+              help=("Begin from the run in this folder: on the same data its "
+                    "trials are kept untrained, on other data its best "
+                    "architectures are tried first."))
 @click.option("--overwrite/--resume", default=None,
               help="Start an existing run over, or continue it.")
 @click.pass_context
@@ -206,6 +210,7 @@ def run(ctx, config_path, overwrite, **options):
                 trial_process=settings["trial_process"],
                 **{key: settings[key] for key in _BUDGETS},
                 early_stopping=_early_stopping(settings),
+                warm_start=settings["warm_start"],
             )
     except ValueError as error:
         if not existing:

@@ -156,6 +156,11 @@ def record_values(oracle, trial):
     oracle._record_values(trial)
 
 
+def next_trial_id(oracle):
+    """The id `create_trial` gives the next trial (zero-padded trial count)."""
+    return f"{{:0{len(str(oracle.max_trials))}d}}".format(len(oracle.trials))
+
+
 def values_hash(oracle, values):
     """KerasTuner's hash of hyperparameter values, as it keys tried trials."""
     return oracle._compute_values_hash(values)

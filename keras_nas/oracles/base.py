@@ -122,6 +122,9 @@ class NASOracle(kt.Oracle):
         self._encoding = None
         self._encoded_size = None
         self._absorbed = 0
+        self._warm_started = False
+        self._imported = []
+        self._warm_queue = []
 
     needs_training_data = False
     """Whether the strategy learns from the training data before proposing
@@ -151,11 +154,12 @@ class NASOracle(kt.Oracle):
         trials; each architecture measured over a budget (never trained)
         raises that count by one, so `max_trials` architectures are
         trained. `NASTuner`'s `max_consecutive_infeasible` bounds the
-        search where the budgets cannot be met.
+        search where the budgets cannot be met. Trials taken over from an
+        earlier run (`warm_start`) are not counted either.
         """
         if self.trial_budget is None:
             return None
-        return self.trial_budget + sum(
+        return self.trial_budget + len(getattr(self, "_imported", ())) + sum(
             map(costs.is_infeasible, getattr(self, "trials", {}).values())
         )
 
@@ -321,14 +325,96 @@ class NASOracle(kt.Oracle):
             trial_id: The id of the trial.
         """
 
+    def warm_start(self, trials, same_data):
+        """Begins the search from an earlier run's trials, once.
+
+        With `same_data` (the trials were trained on this search's data and
+        settings), each completed trial whose architecture this space holds
+        is taken over as a completed trial of this search, with its metrics
+        and score: it is never trained again, and it reaches `on_result`
+        before the first proposal, like any finished trial, so population
+        strategies start with it as a member and learned ones with it in
+        their history. Otherwise their scores, measured on other data, are
+        not comparable and are not used: the `warm_start_size()` best of
+        those architectures are proposed first, to be trained on this data,
+        and the strategy learns from those results as from any others.
+
+        An oracle that already holds trials, or was warm-started before (the
+        state records it), is left as it is, so a resumed search is not
+        seeded twice.
+
+        Args:
+            trials: The earlier run's completed `keras_tuner.engine.trial.Trial`s
+                with a finite score, in the order they ran.
+            same_data: Whether they were trained on the same data and
+                training settings as this search.
+
+        Returns:
+            `{earlier trial id: new trial id}` of the trials taken over.
+        """
+        if self._warm_started or self.trials:
+            return {}
+        self._warm_started = True
+        known = [(t, self._in_space(t.hyperparameters.values)) for t in trials]
+        known = [(t, values) for t, values in known if values is not None]
+        if not same_data:
+            direction = 1.0 if self.objective.direction == "max" else -1.0
+            ranked = sorted(known, key=lambda item: -direction * item[0].score)
+            self._warm_queue = [v for _, v in ranked[: self.warm_start_size()]]
+            return {}
+        taken = {}
+        status = kt.engine.trial.TrialStatus.COMPLETED
+        for old, values in known:
+            if compat.is_duplicate(self, values):
+                continue
+            trial_id = compat.next_trial_id(self)
+            hyperparameters = self.hyperparameters.copy()
+            hyperparameters.values = dict(values)
+            trial = kt.engine.trial.Trial(hyperparameters, trial_id, status)
+            trial.metrics, trial.score = old.metrics, old.score
+            trial.best_step = old.best_step
+            self.trials[trial_id] = trial
+            self.start_order.append(trial_id)
+            self.end_order.append(trial_id)
+            self._imported.append(trial_id)
+            compat.record_values(self, trial)
+            compat.run_times(self)[trial_id] = 1
+            os.makedirs(compat.trial_dir(self, trial_id), exist_ok=True)
+            self._save_trial(trial)
+            taken[old.trial_id] = trial_id
+        return taken
+
+    def warm_start_size(self):
+        """Architectures of another data set a warm start proposes first.
+
+        A quarter of the budget (at least one); population strategies
+        override it with their population size.
+        """
+        return max(1, self.trial_budget // 4)
+
+    def _in_space(self, values):
+        """The active values of an architecture in this space, or `None`."""
+        try:
+            return self.encoding.decode(self.encoding.encode(values))
+        except (ValueError, KeyError):
+            return None
+
     def populate_space(self, trial_id):
         if self.multi_objective:
             self._draw_scalarisation()
         self._absorb_results()
-        values = self._screened_proposal(trial_id)
+        values = self._warm_proposal() or self._screened_proposal(trial_id)
         if values is None:
             return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
         return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
+
+    def _warm_proposal(self):
+        """The next untried architecture queued by `warm_start`, or `None`."""
+        while self._warm_queue:
+            values = self._warm_queue.pop(0)
+            if self.is_new(values):
+                return values
+        return None
 
     def _screened_proposal(self, trial_id):
         """`propose`, screened by the cost model once a trial was infeasible.
@@ -628,6 +714,11 @@ class NASOracle(kt.Oracle):
         state = super().get_state()
         state["rng_state"] = self.rng.bit_generator.state
         state["absorbed"] = self._absorbed
+        state["warm_start"] = {
+            "started": self._warm_started,
+            "imported": list(self._imported),
+            "queue": list(self._warm_queue),
+        }
         if self.early_stopping is not None:
             state["early_stopping"] = {
                 "config": self.early_stopping.get_config(),
@@ -642,6 +733,10 @@ class NASOracle(kt.Oracle):
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng_state"]
         self._absorbed = state["absorbed"]
+        warm = state.get("warm_start", {})
+        self._warm_started = warm.get("started", False)
+        self._imported = list(warm.get("imported", []))
+        self._warm_queue = list(warm.get("queue", []))
         self._early_stopping_state = state.get("early_stopping")
         if self.early_stopping is not None:
             self.set_early_stopping(self.early_stopping)
