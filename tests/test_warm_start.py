@@ -150,3 +150,14 @@ def test_cli_run_warm_start(tmp_path, earlier):
                     "--warm-start", tmp_path / "missing")
     assert result.exit_code == 2, result.output
     assert "warm_start" in result.output
+
+
+def test_progress_says_what_was_taken_over(tmp_path, earlier, capsys):
+    x, y = _data()
+    tuner = NASTuner(_space(), max_trials=1, directory=tmp_path, project_name="p",
+                     seed=1, verbose=1, warm_start=earlier.project_dir)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16)
+    out = capsys.readouterr().out
+    assert "5 taken over from an earlier run" in out
+    assert "resuming" not in out
+    assert tuner.oracle.taken_over == list(tuner.oracle.trials)[:5]

@@ -403,7 +403,12 @@ class NASTuner(kt.Tuner):
             done = self._finished_trials()
             self._consecutive_failures = _trailing(self.oracle, _is_failure)
             self._consecutive_infeasible = _trailing(self.oracle, costs.is_infeasible)
-        resumed = f", resuming after {done} finished trials" if done else ""
+        taken = len(getattr(self.oracle, "taken_over", ()))
+        resumed = f", resuming after {done - taken} finished trials" if (
+            done > taken
+        ) else ""
+        if taken:
+            resumed += f", {taken} taken over from an earlier run"
         budgets = "".join(
             f", {name}={limit:,}" for name, limit in self.constraints.limits.items()
         )

@@ -384,6 +384,11 @@ class NASOracle(kt.Oracle):
             taken[old.trial_id] = trial_id
         return taken
 
+    @property
+    def taken_over(self):
+        """The ids of the trials `warm_start` took over, in order."""
+        return list(self._imported)
+
     def warm_start_size(self):
         """Architectures of another data set a warm start proposes first.
 
