@@ -150,6 +150,15 @@ def test_cli_run_warm_start(tmp_path, earlier):
                     "--warm-start", tmp_path / "missing")
     assert result.exit_code == 2, result.output
     assert "warm_start" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    common = ("--dataset", tmp_path / "toy.npz", "--space", "mlp", "--epochs", 1,
+              "--directory", tmp_path, "--export-dir", tmp_path / "out")
+    first = invoke("run", *common, "--max-trials", 2, "--name", "first")
+    assert first.exit_code == 0, first.output
+    second = invoke("run", *common, "--max-trials", 1, "--name", "second",
+                    "--strategy", "evolution", "--warm-start", tmp_path / "first")
+    assert second.exit_code == 0, second.output
+    assert "2 taken over from an earlier run" in second.output
 
 
 def test_progress_says_what_was_taken_over(tmp_path, earlier, capsys):
