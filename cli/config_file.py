@@ -30,6 +30,7 @@ RUN_KEYS = {
     "max_failures": "a positive integer",
     "trial_process": "a text",
     "workers": "a positive integer",
+    "warm_start": "a text",
 }
 """The keys a config file may hold: the options of `keras-nas run`."""
 

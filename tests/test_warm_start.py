@@ -170,3 +170,11 @@ def test_progress_says_what_was_taken_over(tmp_path, earlier, capsys):
     assert "5 taken over from an earlier run" in out
     assert "resuming" not in out
     assert tuner.oracle.taken_over == list(tuner.oracle.trials)[:5]
+
+
+def test_config_file_and_distributed_children_take_warm_start(tmp_path):
+    from keras_nas_cli.config_file import load_config
+
+    path = tmp_path / "search.json"
+    path.write_text(json.dumps({"warm_start": "runs/earlier", "max_trials": 3}))
+    assert load_config(path)["warm_start"] == "runs/earlier"
