@@ -8,6 +8,7 @@ import pytest
 
 import keras_nas as kn
 from keras_nas.engine.tuner import NASTuner
+from keras_nas.oracles import NASOracle
 
 
 def _space(input_shape=(6,)):
@@ -129,6 +130,37 @@ def test_resumed_warm_start_is_not_seeded_twice(tmp_path, earlier):
     assert search["data_fingerprint"] == json.loads(
         (pathlib.Path(earlier.project_dir) / "search.json").read_text()
     )["data_fingerprint"]
+
+
+class Crash(BaseException):
+    """Stands for the process dying."""
+
+
+@pytest.mark.parametrize("ended", [5, 6])
+def test_warm_start_killed_mid_search_resumes_without_seeding_twice(
+    tmp_path, earlier, monkeypatch, ended
+):
+    # 5: killed before oracle.json recorded the warm start (the trial files
+    # were written); 6: killed once the first new trial ended.
+    original = NASOracle.save
+
+    def save(oracle):
+        if len(oracle.end_order) == ended:
+            raise Crash()
+        original(oracle)
+
+    monkeypatch.setattr(NASOracle, "save", save)
+    with pytest.raises(Crash):
+        _search(tmp_path, "killed", max_trials=3, warm_start=earlier.project_dir)
+    monkeypatch.undo()
+    resumed = _search(tmp_path, "killed", max_trials=3,
+                      warm_start=earlier.project_dir)
+    oracle = resumed.oracle
+    assert len(oracle.taken_over) == 5
+    assert len(oracle.trials) == 5 + 3
+    assert all(t.status == "COMPLETED" for t in oracle.trials.values())
+    values = _architectures(resumed)
+    assert len(set(values)) == len(values)
 
 
 def test_other_input_shape_or_no_run_is_refused(tmp_path, earlier):

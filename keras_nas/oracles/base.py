@@ -26,6 +26,9 @@ SCALARISATION_RHO = 0.05
 SCREEN_ATTEMPTS = 20
 """Proposals drawn at most for one trial while they are predicted over budget."""
 
+TAKEN_OVER = "taken over from an earlier run"
+"""The start of the message of a trial `NASOracle.warm_start` took over."""
+
 SCREEN_SAMPLE = 200
 SCREEN_QUANTILE = 0.1
 """When no architecture is predicted within budget, the screen accepts
@@ -341,7 +344,9 @@ class NASOracle(kt.Oracle):
 
         An oracle that already holds trials, or was warm-started before (the
         state records it), is left as it is, so a resumed search is not
-        seeded twice.
+        seeded twice. A trial taken over has a message starting with
+        `TAKEN_OVER`, so that a reload after a crash before `oracle.json`
+        was written still counts it as taken over.
 
         Args:
             trials: The earlier run's completed `keras_tuner.engine.trial.Trial`s
@@ -373,6 +378,7 @@ class NASOracle(kt.Oracle):
             trial = kt.engine.trial.Trial(hyperparameters, trial_id, status)
             trial.metrics, trial.score = old.metrics, old.score
             trial.best_step = old.best_step
+            trial.message = f"{TAKEN_OVER} (its trial {old.trial_id})"
             self.trials[trial_id] = trial
             self.start_order.append(trial_id)
             self.end_order.append(trial_id)
@@ -705,6 +711,8 @@ class NASOracle(kt.Oracle):
                 continue
             if trial.status in (status.COMPLETED, status.FAILED):
                 self.end_order.append(trial_id)
+                if (trial.message or "").startswith(TAKEN_OVER):
+                    self._recover_taken_over(trial)
                 if trial_id in retry_queue:
                     retry_queue.remove(trial_id)
                 run_times[trial_id] = max(run_times[trial_id], 1)
@@ -714,6 +722,14 @@ class NASOracle(kt.Oracle):
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
                 compat.record_values(self, trial)
+
+    def _recover_taken_over(self, trial):
+        """Records a trial `warm_start` took over just before a crash."""
+        self._imported.append(trial.trial_id)
+        self._warm_started = True
+        compat.record_values(self, trial)
+        if trial.trial_id not in self.start_order:
+            self.start_order.append(trial.trial_id)
 
     def get_state(self):
         state = super().get_state()
