@@ -156,9 +156,12 @@ def record_values(oracle, trial):
     oracle._record_values(trial)
 
 
-def next_trial_id(oracle):
-    """The id `create_trial` gives the next trial (zero-padded trial count)."""
-    return f"{{:0{len(str(oracle.max_trials))}d}}".format(len(oracle.trials))
+def next_trial_id(oracle, max_trials):
+    """The id `create_trial` gives the next trial while the budget is `max_trials`.
+
+    KerasTuner pads the trial count with zeros to the width of `max_trials`.
+    """
+    return f"{{:0{len(str(max_trials))}d}}".format(len(oracle.trials))
 
 
 def values_hash(oracle, values):

@@ -83,6 +83,9 @@ def test_population_is_seeded_with_the_earlier_trials(tmp_path, earlier):
     # The population (3) the new trial was bred from: the last earlier trials
     # (the new one joins when the next proposal is made).
     assert oracle.population == list(oracle.trials)[2:5]
+    best = sorted(t.score for t in earlier.oracle.trials.values())[-3:]
+    assert [oracle.trials[t].score for t in oracle.population] == best
+    assert list(oracle.trials) == ["0", "1", "2", "3", "4", "5"]
     assert len(oracle.trials) == 6
 
 

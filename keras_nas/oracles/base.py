@@ -337,7 +337,9 @@ class NASOracle(kt.Oracle):
         and score: it is never trained again, and it reaches `on_result`
         before the first proposal, like any finished trial, so population
         strategies start with it as a member and learned ones with it in
-        their history. Otherwise their scores, measured on other data, are
+        their history. They are taken over worst first, best last, so that
+        a population that keeps its latest members (aging evolution) starts
+        with the best of them. Otherwise their scores, measured on other data, are
         not comparable and are not used: the `warm_start_size()` best of
         those architectures are proposed first, to be trained on this data,
         and the strategy learns from those results as from any others.
@@ -362,33 +364,42 @@ class NASOracle(kt.Oracle):
         self._warm_started = True
         known = [(t, self._in_space(t.hyperparameters.values)) for t in trials]
         known = [(t, values) for t, values in known if values is not None]
+        direction = 1.0 if self.objective.direction == "max" else -1.0
         if not same_data:
-            direction = 1.0 if self.objective.direction == "max" else -1.0
             ranked = sorted(known, key=lambda item: -direction * item[0].score)
             self._warm_queue = [v for _, v in ranked[: self.warm_start_size()]]
             return {}
-        taken = {}
-        status = kt.engine.trial.TrialStatus.COMPLETED
+        unique = {}
         for old, values in known:
-            if compat.is_duplicate(self, values):
-                continue
-            trial_id = compat.next_trial_id(self)
-            hyperparameters = self.hyperparameters.copy()
-            hyperparameters.values = dict(values)
-            trial = kt.engine.trial.Trial(hyperparameters, trial_id, status)
-            trial.metrics, trial.score = old.metrics, old.score
-            trial.best_step = old.best_step
-            trial.message = f"{TAKEN_OVER} (its trial {old.trial_id})"
-            self.trials[trial_id] = trial
-            self.start_order.append(trial_id)
-            self.end_order.append(trial_id)
-            self._imported.append(trial_id)
-            compat.record_values(self, trial)
-            compat.run_times(self)[trial_id] = 1
-            os.makedirs(compat.trial_dir(self, trial_id), exist_ok=True)
-            self._save_trial(trial)
-            taken[old.trial_id] = trial_id
-        return taken
+            unique.setdefault(compat.values_hash(self, values), (old, values))
+        ordered = sorted(unique.values(), key=lambda item: direction * item[0].score)
+        # Ids padded as KerasTuner pads the new trials' (the budget grows).
+        budget = self.max_trials + len(ordered)
+        return {
+            old.trial_id: self._take_over(old, values, budget)
+            for old, values in ordered
+        }
+
+    def _take_over(self, old, values, budget):
+        """Adds an earlier trial as a completed one; returns its new id."""
+        trial_id = compat.next_trial_id(self, budget)
+        hyperparameters = self.hyperparameters.copy()
+        hyperparameters.values = dict(values)
+        trial = kt.engine.trial.Trial(
+            hyperparameters, trial_id, kt.engine.trial.TrialStatus.COMPLETED
+        )
+        trial.metrics, trial.score = old.metrics, old.score
+        trial.best_step = old.best_step
+        trial.message = f"{TAKEN_OVER} (its trial {old.trial_id})"
+        self.trials[trial_id] = trial
+        self.start_order.append(trial_id)
+        self.end_order.append(trial_id)
+        self._imported.append(trial_id)
+        compat.record_values(self, trial)
+        compat.run_times(self)[trial_id] = 1
+        os.makedirs(compat.trial_dir(self, trial_id), exist_ok=True)
+        self._save_trial(trial)
+        return trial_id
 
     @property
     def taken_over(self):
