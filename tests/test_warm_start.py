@@ -113,7 +113,9 @@ def test_other_data_proposes_the_earlier_best_first_and_trains_them(tmp_path, ea
     assert _architectures(tuner)[:size] == expected
 
 
-@pytest.mark.parametrize("strategy", ["bayesian", "q_learning", "nsga2"])
+@pytest.mark.parametrize(
+    "strategy", ["bayesian", "q_learning", "nsga2", "reinforce", "dls", "genetic"]
+)
 def test_learned_strategies_learn_from_the_earlier_trials(tmp_path, earlier, strategy):
     tuner = _search(tmp_path, strategy, strategy=strategy, max_trials=1,
                     warm_start=earlier.project_dir)
