@@ -130,9 +130,10 @@ def main():
     for seed in seeds:
         data = few_shot(x, y, seed)
         for name, options in MODES:
-            result = finetune(source, data, os.path.join(args.directory, f"{name}-{seed}"),
-                              rank=args.rank, epochs=args.finetune_epochs,
-                              seed=seed, overwrite=True, **options)
+            out = os.path.join(args.directory, f"{name}-{seed}")
+            result = finetune(source, data, out, rank=args.rank,
+                              epochs=args.finetune_epochs, seed=seed,
+                              overwrite=True, **options)
             rows[name].append((result.trainable_params, result.seconds,
                                result.metrics["test_accuracy"]))
         rows["scratch"].append(from_scratch(source, data, args.finetune_epochs, seed))

@@ -33,7 +33,6 @@ from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.export import ARCHITECTURE_FILE
 from keras_nas.export import KERAS_FILE
-from keras_nas.export import METRICS_FILE
 from keras_nas.export import check_target
 from keras_nas.export import export_saved_model
 from keras_nas.export import read_json
@@ -186,7 +185,8 @@ class _Fit:
 
     def __call__(self, model, learning_rate):
         self.data.task.compile(model, keras.optimizers.Adam(learning_rate))
-        self.trainable_params = max(self.trainable_params, _count(model.trainable_weights))
+        trainable = _count(model.trainable_weights)
+        self.trainable_params = max(self.trainable_params, trainable)
         history = model.fit(
             self.data.x_train, self.data.y_train,
             validation_data=(self.data.x_val, self.data.y_val),

@@ -102,7 +102,9 @@ def data_fingerprint(x, y, fit_kwargs):
         `tf.data.Dataset`, a generator), which is then never "the same".
     """
     validation = fit_kwargs.get("validation_data")
-    arrays = [x, y, *(validation if isinstance(validation, (tuple, list)) else [validation])]
+    if not isinstance(validation, (tuple, list)):
+        validation = [validation]
+    arrays = [x, y, *validation]
     digest = hashlib.sha256()
     for array in arrays:
         if array is None:

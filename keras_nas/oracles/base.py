@@ -126,7 +126,7 @@ class NASOracle(kt.Oracle):
         self._encoded_size = None
         self._absorbed = 0
         self._warm_started = False
-        self._imported = []
+        self._taken_over = []
         self._warm_queue = []
 
     needs_training_data = False
@@ -162,7 +162,7 @@ class NASOracle(kt.Oracle):
         """
         if self.trial_budget is None:
             return None
-        return self.trial_budget + len(getattr(self, "_imported", ())) + sum(
+        return self.trial_budget + len(getattr(self, "_taken_over", ())) + sum(
             map(costs.is_infeasible, getattr(self, "trials", {}).values())
         )
 
@@ -339,10 +339,11 @@ class NASOracle(kt.Oracle):
         strategies start with it as a member and learned ones with it in
         their history. They are taken over worst first, best last, so that
         a population that keeps its latest members (aging evolution) starts
-        with the best of them. Otherwise their scores, measured on other data, are
-        not comparable and are not used: the `warm_start_size()` best of
-        those architectures are proposed first, to be trained on this data,
-        and the strategy learns from those results as from any others.
+        with the best of them. Otherwise their scores, measured on other
+        data, are not comparable and are not used: the `warm_start_size()`
+        best of those architectures are proposed first, to be trained on
+        this data, and the strategy learns from those results as from any
+        others.
 
         An oracle that already holds trials, or was warm-started before (the
         state records it), is left as it is, so a resumed search is not
@@ -394,7 +395,7 @@ class NASOracle(kt.Oracle):
         self.trials[trial_id] = trial
         self.start_order.append(trial_id)
         self.end_order.append(trial_id)
-        self._imported.append(trial_id)
+        self._taken_over.append(trial_id)
         compat.record_values(self, trial)
         compat.run_times(self)[trial_id] = 1
         os.makedirs(compat.trial_dir(self, trial_id), exist_ok=True)
@@ -404,7 +405,7 @@ class NASOracle(kt.Oracle):
     @property
     def taken_over(self):
         """The ids of the trials `warm_start` took over, in order."""
-        return list(self._imported)
+        return list(self._taken_over)
 
     def warm_start_size(self):
         """Architectures of another data set a warm start proposes first.
@@ -736,7 +737,7 @@ class NASOracle(kt.Oracle):
 
     def _recover_taken_over(self, trial):
         """Records a trial `warm_start` took over just before a crash."""
-        self._imported.append(trial.trial_id)
+        self._taken_over.append(trial.trial_id)
         self._warm_started = True
         compat.record_values(self, trial)
         if trial.trial_id not in self.start_order:
@@ -748,7 +749,7 @@ class NASOracle(kt.Oracle):
         state["absorbed"] = self._absorbed
         state["warm_start"] = {
             "started": self._warm_started,
-            "imported": list(self._imported),
+            "taken_over": list(self._taken_over),
             "queue": list(self._warm_queue),
         }
         if self.early_stopping is not None:
@@ -767,7 +768,7 @@ class NASOracle(kt.Oracle):
         self._absorbed = state["absorbed"]
         warm = state.get("warm_start", {})
         self._warm_started = warm.get("started", False)
-        self._imported = list(warm.get("imported", []))
+        self._taken_over = list(warm.get("taken_over", []))
         self._warm_queue = list(warm.get("queue", []))
         self._early_stopping_state = state.get("early_stopping")
         if self.early_stopping is not None:
