@@ -4,7 +4,8 @@ Three ways to adapt an export folder (see `keras_nas.export`) to a new
 dataset of the same input shape, each ending in a new export folder whose
 SavedModel TensorFlow serves alone:
 
-- `"full"`: every weight trains, at a tenth of the search's learning rate.
+- `"full"`: every weight trains, at `LOWER_LEARNING_RATE` (a tenth of the
+  spaces' default learning rate).
 - `"features"`: the network is frozen and only the head trains; with
   `unfreeze_top=True` the top block (the last Dense or convolution below the
   head, and what follows it) then trains too, at the lower rate.
