@@ -37,6 +37,7 @@ RUN_KEYS = {
     "tensorboard": "a text",
     "quiet": "true or false",
     "verbose": "true or false",
+    "warm_start": "a text",
 }
 """The keys a config file may hold: the options of `keras-nas run`."""
 

@@ -10,6 +10,7 @@ from keras_nas_cli.report_command import report
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import import_keras_nas
 from keras_nas_cli.common import split_list
+from keras_nas_cli.finetune_command import finetune
 from keras_nas_cli.run_command import run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -161,6 +162,7 @@ def _open_run(run_dir):
 app.add_command(run)
 app.add_command(bench)
 app.add_command(report)
+app.add_command(finetune)
 
 
 def main():

@@ -123,6 +123,10 @@ class StrategyOption(click.Option):
               help="Print no progress (the leaderboard and export still are).")
 @click.option("--verbose", is_flag=True,
               help="Also print one line per epoch, with its metrics.")
+@click.option("--warm-start", default=None, type=click.Path(),
+              help=("Begin from the run in this folder: on the same data its "
+                    "trials are kept untrained, on other data its best "
+                    "architectures are tried first."))
 @click.option("--overwrite/--resume", default=None,
               help="Start an existing run over, or continue it.")
 @click.pass_context
@@ -231,6 +235,7 @@ def run(ctx, config_path, overwrite, **options):
                 tensorboard_dir=settings["tensorboard"],
                 **{key: settings[key] for key in _BUDGETS},
                 early_stopping=_early_stopping(settings),
+                warm_start=settings["warm_start"],
             )
     except ValueError as error:
         if not existing:

@@ -156,6 +156,14 @@ def record_values(oracle, trial):
     oracle._record_values(trial)
 
 
+def next_trial_id(oracle, max_trials):
+    """The id `create_trial` gives the next trial while the budget is `max_trials`.
+
+    KerasTuner pads the trial count with zeros to the width of `max_trials`.
+    """
+    return f"{{:0{len(str(max_trials))}d}}".format(len(oracle.trials))
+
+
 def values_hash(oracle, values):
     """KerasTuner's hash of hyperparameter values, as it keys tried trials."""
     return oracle._compute_values_hash(values)

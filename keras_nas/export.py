@@ -90,7 +90,7 @@ def export_saved_model(
             f"Received: model={model!r}"
         )
     path = pathlib.Path(path)
-    _check_target(path, overwrite)
+    check_target(path, overwrite)
     metrics = dict(_check_dict(metrics, "metrics"))
     metrics.setdefault("params", int(model.count_params()))
     texts = {
@@ -110,8 +110,19 @@ def export_saved_model(
     return path
 
 
-def _check_target(path, overwrite):
-    """Raises unless `path` is absent, empty, or a replaceable export."""
+def check_target(path, overwrite):
+    """Raises unless `path` is absent, empty, or a replaceable export.
+
+    Args:
+        path: The export folder, a `pathlib.Path`.
+        overwrite: Whether a previous export there may be replaced.
+
+    Raises:
+        ValueError: If `path` is a file, or a non-empty folder that is not
+            a previous export while `overwrite` is True.
+        FileExistsError: If `path` is a non-empty folder and `overwrite` is
+            False.
+    """
     if not path.exists():
         return
     if not path.is_dir():
@@ -270,14 +281,14 @@ def load_exported(path):
         )
     return ExportedModel(
         serve=loaded,
-        architecture=_read_json(path / ARCHITECTURE_FILE),
-        metrics=_read_json(path / METRICS_FILE),
+        architecture=read_json(path / ARCHITECTURE_FILE),
+        metrics=read_json(path / METRICS_FILE),
         path=path,
     )
 
 
-def _read_json(file):
-    """Returns the JSON dict in `file`, or {} if there is no such file."""
+def read_json(file):
+    """Returns the JSON dict in `file` (a `pathlib.Path`), or {} if there is none."""
     if not file.is_file():
         return {}
     return json.loads(file.read_text(encoding="utf-8"))

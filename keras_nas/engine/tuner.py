@@ -54,6 +54,9 @@ from keras_nas.oracles.early_stopping import STOPPED_EARLY
 from keras_nas.oracles.early_stopping import EarlyStopping
 from keras_nas.oracles.early_stopping import get_early_stopping
 from keras_nas.engine.trial_process import fit_in_subprocess
+from keras_nas.engine.warm_start import begin_warm_start
+from keras_nas.engine.warm_start import data_fingerprint
+from keras_nas.engine.warm_start import read_warm_start
 
 _STATUS = kt.engine.trial.TrialStatus
 _BEST_EPOCH = "_best_epoch"
@@ -163,6 +166,11 @@ class NASTuner(kt.Tuner):
             training logs and the HParams dashboard (decisions as
             hyperparameters, objectives and costs as metrics; see
             `keras_nas.engine.tensorboard_logs`).
+        warm_start: The folder of an earlier run of the same space and
+            input shape to begin from (keras-nas strategies; see
+            `keras_nas.engine.warm_start` and `NASOracle.warm_start`): on the
+            same data its trials are taken over untrained, on other data its
+            best architectures are proposed first.
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
     Example:
@@ -201,6 +209,7 @@ class NASTuner(kt.Tuner):
         verbose=1,
         task=None,
         tensorboard_dir=None,
+        warm_start=None,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
@@ -257,6 +266,8 @@ class NASTuner(kt.Tuner):
         self.tensorboard = (
             None if tensorboard_dir is None else TensorBoardLogs(tensorboard_dir)
         )
+        self.data_fingerprint = None
+        self.warm_start = None
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -268,6 +279,10 @@ class NASTuner(kt.Tuner):
             ),
             **kwargs,
         )
+        if warm_start is not None:
+            self.warm_start = read_warm_start(
+                warm_start, self._space_label(), self._search_settings()["space_config"]
+            )
         if not self._is_worker():
             # Written at once, so a search killed before its first trial
             # ended is resumed rather than started over.
@@ -304,6 +319,7 @@ class NASTuner(kt.Tuner):
         if isinstance(self.hypermodel, SearchSpace):
             fit_args, fit_kwargs = self._prepare_data(fit_args, fit_kwargs)
         self._search_data = _final_fit_data(fit_args, fit_kwargs)
+        self._begin_warm_start(fit_args, fit_kwargs)
         if isinstance(self.oracle, NASOracle):
             self.oracle.before_search(
                 self,
@@ -330,6 +346,20 @@ class NASTuner(kt.Tuner):
             self.on_search_end()
         finally:
             self._deadline = None
+
+    def _begin_warm_start(self, fit_args, fit_kwargs):
+        """Records the data's fingerprint; seeds the oracle from `warm_start`."""
+        if self._is_worker():
+            return
+        self.data_fingerprint = data_fingerprint(
+            fit_args[0] if fit_args else fit_kwargs.get("x"),
+            fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y"),
+            fit_kwargs,
+        )
+        self._write_search_file()
+        if self.warm_start is not None and isinstance(self.oracle, NASOracle):
+            begin_warm_start(self.oracle, self.warm_start, self.data_fingerprint)
+            self.save()
 
     def _prepare_data(self, fit_args, fit_kwargs):
         """Checks the data, fits the space to it, encodes the labels.
@@ -390,7 +420,12 @@ class NASTuner(kt.Tuner):
             done = self._finished_trials()
             self._consecutive_failures = _trailing(self.oracle, _is_failure)
             self._consecutive_infeasible = _trailing(self.oracle, costs.is_infeasible)
-        resumed = f", resuming after {done} finished trials" if done else ""
+        taken = len(getattr(self.oracle, "taken_over", ()))
+        resumed = f", resuming after {done - taken} finished trials" if (
+            done > taken
+        ) else ""
+        if taken:
+            resumed += f", {taken} taken over from an earlier run"
         budgets = "".join(
             f", {name}={limit:,}" for name, limit in self.constraints.limits.items()
         )
@@ -894,6 +929,8 @@ class NASTuner(kt.Tuner):
             "constraints": self.constraints.get_config(),
             "max_trials": _trial_budget(self.oracle),
             "seed": self.seed,
+            "data_fingerprint": self.data_fingerprint,
+            "warm_start": None if self.warm_start is None else self.warm_start.path,
         }
 
     def _write_search_file(self):

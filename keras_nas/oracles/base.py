@@ -26,6 +26,9 @@ SCALARISATION_RHO = 0.05
 SCREEN_ATTEMPTS = 20
 """Proposals drawn at most for one trial while they are predicted over budget."""
 
+TAKEN_OVER = "taken over from an earlier run"
+"""The start of the message of a trial `NASOracle.warm_start` took over."""
+
 SCREEN_SAMPLE = 200
 SCREEN_QUANTILE = 0.1
 """When no architecture is predicted within budget, the screen accepts
@@ -122,6 +125,9 @@ class NASOracle(kt.Oracle):
         self._encoding = None
         self._encoded_size = None
         self._absorbed = 0
+        self._warm_started = False
+        self._taken_over = []
+        self._warm_queue = []
 
     needs_training_data = False
     """Whether the strategy learns from the training data before proposing
@@ -151,11 +157,12 @@ class NASOracle(kt.Oracle):
         trials; each architecture measured over a budget (never trained)
         raises that count by one, so `max_trials` architectures are
         trained. `NASTuner`'s `max_consecutive_infeasible` bounds the
-        search where the budgets cannot be met.
+        search where the budgets cannot be met. Trials taken over from an
+        earlier run (`warm_start`) are not counted either.
         """
         if self.trial_budget is None:
             return None
-        return self.trial_budget + sum(
+        return self.trial_budget + len(getattr(self, "_taken_over", ())) + sum(
             map(costs.is_infeasible, getattr(self, "trials", {}).values())
         )
 
@@ -321,14 +328,116 @@ class NASOracle(kt.Oracle):
             trial_id: The id of the trial.
         """
 
+    def warm_start(self, trials, same_data):
+        """Begins the search from an earlier run's trials, once.
+
+        With `same_data` (the trials were trained on this search's data and
+        settings), each completed trial whose architecture this space holds
+        is taken over as a completed trial of this search, with its metrics
+        and score: it is never trained again, and it reaches `on_result`
+        before the first proposal, like any finished trial, so population
+        strategies start with it as a member and learned ones with it in
+        their history. They are taken over worst first, best last, so that
+        a population that keeps its latest members (aging evolution) starts
+        with the best of them. Otherwise their scores, measured on other
+        data, are not comparable and are not used: the `warm_start_size()`
+        best of those architectures are proposed first, to be trained on
+        this data, and the strategy learns from those results as from any
+        others.
+
+        An oracle that already holds trials, or was warm-started before (the
+        state records it), is left as it is, so a resumed search is not
+        seeded twice. A trial taken over has a message starting with
+        `TAKEN_OVER`, so that a reload after a crash before `oracle.json`
+        was written still counts it as taken over.
+
+        Args:
+            trials: The earlier run's completed `keras_tuner.engine.trial.Trial`s
+                with a finite score, in the order they ran.
+            same_data: Whether they were trained on the same data and
+                training settings as this search.
+
+        Returns:
+            `{earlier trial id: new trial id}` of the trials taken over.
+        """
+        if self._warm_started or self.trials:
+            return {}
+        self._warm_started = True
+        known = [(t, self._in_space(t.hyperparameters.values)) for t in trials]
+        known = [(t, values) for t, values in known if values is not None]
+        direction = 1.0 if self.objective.direction == "max" else -1.0
+        if not same_data:
+            ranked = sorted(known, key=lambda item: -direction * item[0].score)
+            self._warm_queue = [v for _, v in ranked[: self.warm_start_size()]]
+            return {}
+        unique = {}
+        for old, values in known:
+            unique.setdefault(compat.values_hash(self, values), (old, values))
+        ordered = sorted(unique.values(), key=lambda item: direction * item[0].score)
+        # Ids padded as KerasTuner pads the new trials' (the budget grows).
+        budget = self.max_trials + len(ordered)
+        return {
+            old.trial_id: self._take_over(old, values, budget)
+            for old, values in ordered
+        }
+
+    def _take_over(self, old, values, budget):
+        """Adds an earlier trial as a completed one; returns its new id."""
+        trial_id = compat.next_trial_id(self, budget)
+        hyperparameters = self.hyperparameters.copy()
+        hyperparameters.values = dict(values)
+        trial = kt.engine.trial.Trial(
+            hyperparameters, trial_id, kt.engine.trial.TrialStatus.COMPLETED
+        )
+        trial.metrics, trial.score = old.metrics, old.score
+        trial.best_step = old.best_step
+        trial.message = f"{TAKEN_OVER} (its trial {old.trial_id})"
+        self.trials[trial_id] = trial
+        self.start_order.append(trial_id)
+        self.end_order.append(trial_id)
+        self._taken_over.append(trial_id)
+        compat.record_values(self, trial)
+        compat.run_times(self)[trial_id] = 1
+        os.makedirs(compat.trial_dir(self, trial_id), exist_ok=True)
+        self._save_trial(trial)
+        return trial_id
+
+    @property
+    def taken_over(self):
+        """The ids of the trials `warm_start` took over, in order."""
+        return list(self._taken_over)
+
+    def warm_start_size(self):
+        """Architectures of another data set a warm start proposes first.
+
+        A quarter of the budget (at least one); population strategies
+        override it with their population size.
+        """
+        return max(1, self.trial_budget // 4)
+
+    def _in_space(self, values):
+        """The active values of an architecture in this space, or `None`."""
+        try:
+            return self.encoding.decode(self.encoding.encode(values))
+        except (ValueError, KeyError):
+            return None
+
     def populate_space(self, trial_id):
         if self.multi_objective:
             self._draw_scalarisation()
         self._absorb_results()
-        values = self._screened_proposal(trial_id)
+        values = self._warm_proposal() or self._screened_proposal(trial_id)
         if values is None:
             return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
         return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
+
+    def _warm_proposal(self):
+        """The next untried architecture queued by `warm_start`, or `None`."""
+        while self._warm_queue:
+            values = self._warm_queue.pop(0)
+            if self.is_new(values):
+                return values
+        return None
 
     def _screened_proposal(self, trial_id):
         """`propose`, screened by the cost model once a trial was infeasible.
@@ -614,6 +723,8 @@ class NASOracle(kt.Oracle):
                 continue
             if trial.status in (status.COMPLETED, status.FAILED):
                 self.end_order.append(trial_id)
+                if (trial.message or "").startswith(TAKEN_OVER):
+                    self._recover_taken_over(trial)
                 if trial_id in retry_queue:
                     retry_queue.remove(trial_id)
                 run_times[trial_id] = max(run_times[trial_id], 1)
@@ -624,10 +735,23 @@ class NASOracle(kt.Oracle):
                     self.start_order.append(trial_id)
                 compat.record_values(self, trial)
 
+    def _recover_taken_over(self, trial):
+        """Records a trial `warm_start` took over just before a crash."""
+        self._taken_over.append(trial.trial_id)
+        self._warm_started = True
+        compat.record_values(self, trial)
+        if trial.trial_id not in self.start_order:
+            self.start_order.append(trial.trial_id)
+
     def get_state(self):
         state = super().get_state()
         state["rng_state"] = self.rng.bit_generator.state
         state["absorbed"] = self._absorbed
+        state["warm_start"] = {
+            "started": self._warm_started,
+            "taken_over": list(self._taken_over),
+            "queue": list(self._warm_queue),
+        }
         if self.early_stopping is not None:
             state["early_stopping"] = {
                 "config": self.early_stopping.get_config(),
@@ -642,6 +766,10 @@ class NASOracle(kt.Oracle):
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng_state"]
         self._absorbed = state["absorbed"]
+        warm = state.get("warm_start", {})
+        self._warm_started = warm.get("started", False)
+        self._taken_over = list(warm.get("taken_over", []))
+        self._warm_queue = list(warm.get("queue", []))
         self._early_stopping_state = state.get("early_stopping")
         if self.early_stopping is not None:
             self.set_early_stopping(self.early_stopping)

@@ -52,6 +52,10 @@ class PopulationOracle(NASOracle):
     default_population = staticmethod(default_population_size)
     """The population of a budget of `max_trials` when none is given."""
 
+    def warm_start_size(self):
+        """A warm start from other data proposes a population's worth first."""
+        return self.population_size
+
     def breed(self):
         """Returns the vector of a child, or `None` to propose at random."""
         raise NotImplementedError
