@@ -4,9 +4,16 @@ For each seed, on the bundled digits (the split of that seed):
 
 - cold: `--strategy` with `--budget` trials from scratch;
 - warm: an earlier `--earlier-strategy` search of `--earlier-trials` trials
-  (another seed), then `--strategy` with the rest of the budget, started
-  from it (`NASTuner(warm_start=...)`); the data are the same, so the earlier
-  trials are taken over and not trained again.
+  (another seed), then `--strategy` started from it
+  (`NASTuner(warm_start=...)`). With `--earlier-data same` the earlier
+  search ran on the same data, so its trials are taken over and not trained
+  again, and the warm search has the rest of the budget (the two searches
+  together train `--budget` trials, as the cold one does). With
+  `--earlier-data other` it ran on another split of digits (seed + 100:
+  other training and validation images, so other data to keras-nas), whose
+  scores are not used: its best architectures are proposed first and
+  trained on this data, and the warm search has the whole budget of new
+  trials on this data, as the cold one does.
 
 Prints, per seed and on average, the cold search's best validation accuracy
 and the trial that first reached it, and how many new trials the warm search
@@ -16,6 +23,7 @@ far), or that it did not within its budget.
 Usage:
     python benchmarks/warm_start.py [--budget 20] [--earlier-trials 10]
         [--strategy evolution] [--earlier-strategy random] [--epochs 5]
+        [--earlier-data same|other]
         [--seeds 0,1,2] [--directory /tmp/warm_start_bench]
 """
 
@@ -63,15 +71,18 @@ def main():
     parser.add_argument("--strategy", default="evolution")
     parser.add_argument("--earlier-strategy", default="random")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--earlier-data", default="same", choices=("same", "other"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--directory", default="/tmp/warm_start_bench")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    new_budget = args.budget - args.earlier_trials
+    other = args.earlier_data == "other"
+    new_budget = args.budget if other else args.budget - args.earlier_trials
     print(machine_line())
     print(f"mlp on digits, {args.epochs} epochs per trial; cold: {args.strategy} "
           f"x {args.budget}; warm: {args.earlier_strategy} x {args.earlier_trials} "
-          f"(seed + 100), then {args.strategy} x {new_budget} warm-started")
+          f"(seed + 100, {args.earlier_data} data), then {args.strategy} x "
+          f"{new_budget} warm-started")
     cold_steps, warm_steps, rows = [], [], []
     for seed in seeds:
         data = kn.datasets.load_dataset("digits", seed=seed)
@@ -79,7 +90,9 @@ def main():
         cold = search(args, data, f"cold-{seed}", args.strategy, args.budget, seed)
         cold_curve = best_so_far(cold.oracle.trials.values())
         target = cold_curve[-1]
-        earlier = search(args, data, f"earlier-{seed}", args.earlier_strategy,
+        earlier_data = (kn.datasets.load_dataset("digits", seed=seed + 100)
+                        if other else data)
+        earlier = search(args, earlier_data, f"earlier-{seed}", args.earlier_strategy,
                          args.earlier_trials, seed + 100)
         warm = search(args, data, f"warm-{seed}", args.strategy, new_budget, seed,
                       warm_start=earlier.project_dir)
@@ -91,8 +104,9 @@ def main():
         cold_steps.append(first_reaching(cold_curve, target))
         warm_steps.append(new_trials)
         rows.append((seed, target, cold_steps[-1], taken, warm_curve[-1], new_trials))
+        taken_best = f"{warm_curve[taken - 1]:.4f}" if taken else "-"
         print(f"seed {seed}: cold best {target:.4f} at trial {cold_steps[-1]}; "
-              f"warm took over {taken} trials (best {warm_curve[taken - 1]:.4f}), "
+              f"warm took over {taken} trials (best {taken_best}), "
               f"best {warm_curve[-1]:.4f}, reached the cold best after "
               f"{'-' if new_trials is None else new_trials} new trials "
               f"({time.perf_counter() - start:.0f} s)")
