@@ -23,15 +23,19 @@ def history_figure(view):
     """
     objective = view.first
     trials = view.completed
-    values = [view.value(t, objective) for t in trials]
-    best = best_so_far(values, objective.direction)
+    values = np.array([view.value(t, objective) for t in trials], dtype=float)
     figure, (by_number, by_time) = subplots(2, columns=2, width=6.2, height=3.6)
     for axes, x, label in (
         (by_number, [view.number[t.trial_id] for t in trials], "trial number"),
         (by_time, [view.times[t.trial_id] / 60 for t in trials],
          "minutes since the search began (trial end)"),
     ):
-        axes.scatter(x, values, s=22, color="tab:blue", label="trial", zorder=3)
+        # Trials of parallel workers end out of their numbers' order.
+        order = np.argsort(x, kind="stable")
+        x = np.asarray(x, dtype=float)[order]
+        best = best_so_far(values[order], objective.direction)
+        axes.scatter(x, values[order], s=22, color="tab:blue", label="trial",
+                     zorder=3)
         axes.step(x, best, where="post", color="tab:orange", label="best so far")
         axes.set_xlabel(label)
         axes.set_ylabel(f"{objective.name} ({objective.direction})")
