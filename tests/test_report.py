@@ -15,6 +15,7 @@ from cli_helpers import write_toy_npz
 import keras_nas
 from keras_nas.report import architecture
 from keras_nas.report import decisions
+from keras_nas.report import history
 from keras_nas.report import strategy
 from keras_nas.runs import RunDirectory
 from keras_nas.spaces.nb201 import from_arch_str
@@ -202,3 +203,12 @@ def test_predicted_against_measured(random_run, tmp_path):
                        "Strategy")
     assert "predicted against measured" in section
     assert "Spearman rank correlation -1.00." in section
+
+
+def test_best_so_far_by_time_follows_the_end_times():
+    # Trial 2 ended before trial 1 (two workers): its 0.9 leads from t=1.
+    x, values, best = history.course([5.0, 1.0, 3.0], [0.5, 0.9, 0.7], "max")
+    assert x.tolist() == [1.0, 3.0, 5.0]
+    assert values.tolist() == [0.9, 0.7, 0.5]
+    assert best.tolist() == [0.9, 0.9, 0.9]
+    assert history.course([0, 1], [0.3, 0.2], "min")[2].tolist() == [0.3, 0.2]

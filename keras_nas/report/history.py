@@ -15,6 +15,27 @@ def best_so_far(values, direction):
     return pick.accumulate(np.asarray(values, dtype=float)).tolist()
 
 
+def course(x, values, direction):
+    """The trials in the order of `x`, with the best so far in that order.
+
+    Trials of parallel workers end out of their numbers' order, so the best
+    so far by time is taken in the order of the end times.
+
+    Args:
+        x: Each trial's position (its number or end time).
+        values: Each trial's objective.
+        direction: `"max"` or `"min"`.
+
+    Returns:
+        `(x, values, best)`: arrays sorted by `x` (ties kept in order), and
+        the running best of the sorted values.
+    """
+    order = np.argsort(np.asarray(x, dtype=float), kind="stable")
+    x = np.asarray(x, dtype=float)[order]
+    values = np.asarray(values, dtype=float)[order]
+    return x, values, np.asarray(best_so_far(values, direction))
+
+
 def history_figure(view):
     """Every completed trial's objective and the best so far, by trial and time.
 
@@ -23,19 +44,15 @@ def history_figure(view):
     """
     objective = view.first
     trials = view.completed
-    values = np.array([view.value(t, objective) for t in trials], dtype=float)
+    values = [view.value(t, objective) for t in trials]
     figure, (by_number, by_time) = subplots(2, columns=2, width=6.2, height=3.6)
     for axes, x, label in (
         (by_number, [view.number[t.trial_id] for t in trials], "trial number"),
         (by_time, [view.times[t.trial_id] / 60 for t in trials],
          "minutes since the search began (trial end)"),
     ):
-        # Trials of parallel workers end out of their numbers' order.
-        order = np.argsort(x, kind="stable")
-        x = np.asarray(x, dtype=float)[order]
-        best = best_so_far(values[order], objective.direction)
-        axes.scatter(x, values[order], s=22, color="tab:blue", label="trial",
-                     zorder=3)
+        x, ordered, best = course(x, values, objective.direction)
+        axes.scatter(x, ordered, s=22, color="tab:blue", label="trial", zorder=3)
         axes.step(x, best, where="post", color="tab:orange", label="best so far")
         axes.set_xlabel(label)
         axes.set_ylabel(f"{objective.name} ({objective.direction})")
