@@ -1,6 +1,11 @@
 """`BestWeights`: keep a trial's best epoch in memory, write it once."""
 
+import contextlib
+import json
+
 import keras
+
+from keras_nas.engine.failures import build_trial_model
 
 
 class BestWeights(keras.callbacks.Callback):
@@ -57,3 +62,29 @@ def restore_weights(model, filepath):
         model.optimizer.build(model.trainable_variables)
     model.load_weights(filepath)
     return model
+
+
+def load_trial_model(build, hp, build_config_path, checkpoint_path, scope=None):
+    """Rebuilds a trial's model and loads the weights its training saved.
+
+    A model that `build` leaves unbuilt is built from the config saved by
+    the trial (KerasTuner's `build_config`) before the weights are loaded.
+
+    Args:
+        build: Function from `hp` to the compiled model (see
+            `keras_nas.engine.failures.build_trial_model`).
+        hp: The trial's `keras_tuner.HyperParameters`.
+        build_config_path: The trial's build-config JSON file.
+        checkpoint_path: The `.weights.h5` file `BestWeights` wrote.
+        scope: A context manager factory under which the weights are
+            loaded (a distribution strategy's `scope`), or `None`.
+
+    Returns:
+        The model.
+    """
+    model = build_trial_model(build, hp)
+    if not model.built:
+        with open(build_config_path) as f:
+            model.build_from_config(json.load(f))
+    with scope() if scope is not None else contextlib.nullcontext():
+        return restore_weights(model, checkpoint_path)

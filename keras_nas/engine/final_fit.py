@@ -7,7 +7,6 @@ trial path (`keras_nas.engine.trial.fit_trial`), and returns the model with
 a record of what was done. The test split is never seen.
 """
 
-import json
 import os
 import tempfile
 import time
@@ -16,8 +15,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
-from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.engine.failures import build_trial_model
+from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.trial import fit_trial
 
 _LAST_EPOCH = kt.Objective("val_loss", "min")
@@ -105,15 +103,8 @@ def final_fit(
             seed=seed, objective=_LAST_EPOCH, checkpoint_path=checkpoint,
             build_config_path=build_config, build=build,
         )
-        model = build_trial_model(build, trial.hyperparameters)
-        if not model.built:
-            with open(build_config) as f:
-                model.build_from_config(json.load(f))
-        if scope is None:
-            restore_weights(model, checkpoint)
-        else:
-            with scope():
-                restore_weights(model, checkpoint)
+        model = load_trial_model(build, trial.hyperparameters, build_config,
+                                 checkpoint, scope=scope)
     record = {
         "trial_id": trial.trial_id,
         "epochs": epochs,

@@ -15,7 +15,7 @@ from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print
 from keras_nas import compat
 from keras_nas import tasks
 from keras_nas import validation
-from keras_nas.engine.checkpoint import restore_weights
+from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import InfeasibleArchitecture
 from keras_nas.engine.failures import InfeasibleBudgetError
@@ -707,14 +707,12 @@ class NASTuner(kt.Tuner):
 
     def load_model(self, trial):
         """Rebuilds a trial's model with the weights of its best epoch."""
-        model = self._try_build(trial.hyperparameters)
-        if not model.built:
-            with open(self._get_build_config_fname(trial.trial_id)) as f:
-                model.build_from_config(json.load(f))
-        with self.distribution_strategy.scope():
-            return restore_weights(
-                model, self._get_checkpoint_fname(trial.trial_id)
-            )
+        return load_trial_model(
+            self._build_hypermodel, trial.hyperparameters,
+            self._get_build_config_fname(trial.trial_id),
+            self._get_checkpoint_fname(trial.trial_id),
+            scope=self.distribution_strategy.scope,
+        )
 
     def describe(self, values):
         """Describes an architecture: its active decisions (and `arch_str`)."""
