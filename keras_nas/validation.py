@@ -200,6 +200,21 @@ def check_known_arguments(owner, arguments, known):
             )
 
 
+def fit_data(fit_args, fit_kwargs):
+    """The `(x, y)` of a `fit` call, given positionally or by keyword.
+
+    Args:
+        fit_args: Positional arguments of `fit`.
+        fit_kwargs: Keyword arguments of `fit`.
+
+    Returns:
+        `(x, y)`; either is `None` when not given.
+    """
+    x = fit_args[0] if fit_args else fit_kwargs.get("x")
+    y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+    return x, y
+
+
 def check_fit_data(space, fit_args, fit_kwargs):
     """Checks NumPy inputs of `fit` against a space's input shape.
 
@@ -214,7 +229,7 @@ def check_fit_data(space, fit_args, fit_kwargs):
         ValueError: If samples do not have the space's input shape, or hold
             NaN or infinite values.
     """
-    x = fit_args[0] if fit_args else fit_kwargs.get("x")
+    x, _ = fit_data(fit_args, fit_kwargs)
     inputs = [("x", x)]
     validation_data = fit_kwargs.get("validation_data")
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:

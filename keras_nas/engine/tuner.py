@@ -323,8 +323,7 @@ class NASTuner(kt.Tuner):
         if isinstance(self.oracle, NASOracle):
             self.oracle.before_search(
                 self,
-                fit_args[0] if fit_args else fit_kwargs.get("x"),
-                fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y"),
+                *validation.fit_data(fit_args, fit_kwargs),
                 fit_kwargs.get("validation_data"),
                 fit_kwargs,
             )
@@ -352,8 +351,7 @@ class NASTuner(kt.Tuner):
         if self._is_worker():
             return
         self.data_fingerprint = data_fingerprint(
-            fit_args[0] if fit_args else fit_kwargs.get("x"),
-            fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y"),
+            *validation.fit_data(fit_args, fit_kwargs),
             fit_kwargs,
         )
         self._write_search_file()
@@ -375,8 +373,7 @@ class NASTuner(kt.Tuner):
         space = self.hypermodel
         fit_args, fit_kwargs = list(fit_args), dict(fit_kwargs)
         validation.check_fit_data(space, fit_args, fit_kwargs)
-        x = fit_args[0] if fit_args else fit_kwargs.get("x")
-        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+        x, y = validation.fit_data(fit_args, fit_kwargs)
         if y is None:
             if space.normalize and space.normalization is None:
                 raise ValueError(
@@ -943,8 +940,7 @@ def _final_fit_data(fit_args, fit_kwargs):
 
     `None` unless the data are arrays with a `validation_data` pair.
     """
-    x = fit_args[0] if fit_args else fit_kwargs.get("x")
-    y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+    x, y = validation.fit_data(fit_args, fit_kwargs)
     validation_data = fit_kwargs.get("validation_data")
     if not isinstance(validation_data, (tuple, list)) or y is None:
         return None
