@@ -273,8 +273,6 @@ def run(ctx, config_path, overwrite, **options):
     if role == "worker":
         return
     tuner.results_summary()
-    if role == "chief":  # Its workers searched; a single process said it.
-        click.echo(tuner.epochs_summary(settings["epochs"]))
     try:
         path = tuner.export(
             os.path.join(settings["export_dir"], name),

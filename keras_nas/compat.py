@@ -69,6 +69,7 @@ def _moved(what, error=None):
 
 try:
     from keras_tuner.src.engine import conditions as _conditions
+    from keras_tuner.src.engine import metrics_tracking as _metrics_tracking
     from keras_tuner.src.engine import objective as _objective
     from keras_tuner.src.engine import oracle as _oracle
     from keras_tuner.src.engine import tuner_utils as _tuner_utils
@@ -94,6 +95,16 @@ def convert_to_metrics_dict(results, objective):
 def get_best_step(results, objective):
     """KerasTuner's best epoch of a `History` (the mean over a list of them)."""
     return _tuner_utils.get_best_step(results, objective)
+
+
+def new_metrics_tracker():
+    """An empty KerasTuner `MetricsTracker`, a trial's `metrics`."""
+    return _metrics_tracking.MetricsTracker()
+
+
+def drop_metric(tracker, name):
+    """Removes a metric from a `MetricsTracker` (its `metrics` dict)."""
+    tracker.metrics.pop(name)
 
 
 def create_objective(objective):
@@ -235,6 +246,7 @@ def check():
                             "convert_to_metrics_dict", "get_best_step")),
             (_objective, ("create_objective", "MultiObjective")),
             (_oracle, ("LOCKS", "THREADS")),
+            (_metrics_tracking, ("MetricsTracker",)),
             (_conditions, ("Parent",)),
         ):
             for name in names:
@@ -242,6 +254,8 @@ def check():
                     raise _moved(f"{module.__name__}.{name}")
         if not hasattr(_conditions.Parent, "to_proto"):
             raise _moved("keras_tuner conditions.Parent.to_proto")
+        if not isinstance(getattr(new_metrics_tracker(), "metrics", None), dict):
+            raise _moved("keras_tuner MetricsTracker.metrics (a dict)")
     finally:
         release_oracle_locks(oracle)
     try:

@@ -7,7 +7,10 @@ from keras_nas.engine.progress import format_architecture
 from keras_nas.engine.progress import format_figure
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.oracles.early_stopping import EARLIER_EPOCHS
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
+from keras_nas.oracles.early_stopping import curve_epochs
+from keras_nas.oracles.early_stopping import epochs_trained
 
 
 def task_columns(task, objective, extra=()):
@@ -92,7 +95,7 @@ def leaderboard(trials, objective, describe, num_trials=10, columns=()):
                 "score": scores[trial.trial_id],
                 "front": fronts.get(trial.trial_id),
                 "params": params,
-                "epochs": epochs_trained(trial) or None,
+                "epochs": curve_epochs(trial) or None,
                 "stopped_early": trial.metrics.exists(STOPPED_EARLY),
                 "metrics": {
                     name: float(trial.metrics.get_best_value(name))
@@ -171,13 +174,6 @@ def format_leaderboard(rows, trials, objective):
     return "\n".join(lines)
 
 
-def epochs_trained(trial):
-    """The epochs a trial trained: the steps of its per-epoch `loss` reports."""
-    if not trial.metrics.exists("loss"):
-        return 0
-    return len(trial.metrics.get_history("loss"))
-
-
 def epochs_summary(trials, max_trials, epochs):
     """One line: epochs trained in all, and their share of `max_trials x epochs`.
 
@@ -188,9 +184,15 @@ def epochs_summary(trials, max_trials, epochs):
     """
     trained = sum(map(epochs_trained, trials))
     budget = max_trials * epochs
-    stopped = sum(t.metrics.exists("stopped_early") for t in trials)
+    stopped = sum(t.metrics.exists(STOPPED_EARLY) for t in trials)
+    promoted = sum(
+        t.metrics.exists(EARLIER_EPOCHS) and not t.metrics.exists(STOPPED_EARLY)
+        for t in trials
+    )
     share = f" ({100 * trained / budget:.0f}%)" if budget else ""
     early = f"; {stopped} trials stopped early" if stopped else ""
+    if promoted:
+        early += f", {promoted} trained on to the full epochs after being stopped"
     return (
         f"Epochs trained: {trained:,} of {max_trials} trials x {epochs} "
         f"epochs = {budget:,}{share}{early}"

@@ -13,10 +13,13 @@ from cli_helpers import completed_trials
 
 import keras_nas as kn
 from keras_nas.oracles.early_stopping import ASHA
+from keras_nas.oracles.early_stopping import EARLIER_EPOCHS
+from keras_nas.oracles.early_stopping import EarlyStopping
 from keras_nas.oracles.early_stopping import Hyperband
 from keras_nas.oracles.early_stopping import Median
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
 from keras_nas.oracles.early_stopping import asha_rungs
+from keras_nas.oracles.early_stopping import epochs_trained
 from keras_nas.oracles.early_stopping import get_early_stopping
 
 
@@ -43,6 +46,73 @@ def test_asha_state_round_trips():
     again.set_state(json.loads(json.dumps(asha.get_state())))
     assert again.report("1", 3, 0.1) is True
     assert again.recorded == {**asha.recorded, 3: {"0": 0.7, "1": 0.1}}
+
+
+def test_asha_promotes_a_stopped_trial_that_later_ones_fell_below():
+    asha = ASHA(max_epochs=9, eta=3)
+    asha.report("0", 1, 0.9)
+    assert asha.report("1", 1, 0.5) is True   # Below 0.9's top third.
+    assert asha.promotable("1", 1) is False
+    for trial in ("2", "3", "4"):
+        asha.report(trial, 1, 0.1)
+    assert asha.promotable("1", 1) is True    # Now second of five.
+    assert asha.promotable("2", 1) is False
+    asha.promote("1", 1)
+    assert asha.report("1", 1, 0.0) is False  # Not judged again...
+    assert asha.recorded[1]["1"] == 0.5       # ...nor recorded.
+    asha.report("0", 3, 0.9)
+    assert asha.report("1", 3, 0.2) is True   # Judged above its old rung.
+    again = ASHA(max_epochs=9, eta=3)
+    again.set_state(json.loads(json.dumps(asha.get_state())))
+    assert again.promoted == {"1": 1} and again.recorded == asha.recorded
+
+
+def test_median_promotes_a_stopped_trial_once_the_median_fell():
+    median = Median(max_epochs=5, min_epochs=1, min_trials=2)
+    median.report("0", 1, 0.8)
+    median.report("1", 1, 0.6)
+    assert median.report("2", 1, 0.5) is True
+    median.report("3", 1, 0.1)
+    median.report("4", 1, 0.1)
+    assert median.promotable("2", 1) is True  # The others' median is 0.35.
+
+
+class _StopsTrialOneOnce(EarlyStopping):
+    """Stops trial 1 after its first epoch; promotes whatever it stopped."""
+
+    name = "stops-trial-one"
+
+    def judge(self, trial_id, epoch, value):
+        return trial_id == "1" and epoch == 1
+
+    def promotable(self, trial_id, epoch):
+        return True
+
+    def get_records(self):
+        return {}
+
+    def set_records(self, records):
+        pass
+
+
+def test_a_promoted_trial_trains_again_to_the_full_epochs(tiny_images, tmp_path, capsys):
+    tuner = kn.NASTuner(tiny_space(tiny_images), max_trials=3, directory=tmp_path,
+                        seed=0, early_stopping=_StopsTrialOneOnce(max_epochs=3))
+    search(tuner, tiny_images, epochs=3)
+    out = capsys.readouterr().out
+    assert "Trial 2, stopped after epoch 1, ranks in the top of its rung now" in out
+    assert "Epochs trained: 10 of 3 trials x 3 epochs = 9 (111%)" in out
+    promoted = tuner.oracle.trials["1"]
+    assert promoted.status == "COMPLETED"
+    assert not promoted.metrics.exists(STOPPED_EARLY)
+    assert promoted.metrics.get_last_value(EARLIER_EPOCHS) == 1
+    curve = promoted.metrics.get_history("val_accuracy")
+    assert [o.step for o in curve] == [0, 1, 2]
+    assert promoted.score == max(o.mean() for o in curve)
+    assert tuner.oracle.next_promotion() is None
+    model = tuner.load_model(promoted)  # Its checkpoint is the new run's.
+    accuracy = model.evaluate(*tiny_images, verbose=0, return_dict=True)
+    assert accuracy["accuracy"] == pytest.approx(promoted.score, abs=1e-6)
 
 
 def test_hyperband_deals_trials_to_brackets_with_later_first_rungs():
@@ -109,8 +179,9 @@ def test_asha_stops_trials_and_exports_a_fully_trained_one(
     for trial in stopped:
         at = trial.metrics.get_last_value(STOPPED_EARLY)
         assert at in (1, 3) and len(trial.metrics.get_history("loss")) == at
-    epochs = sum(len(t.metrics.get_history("loss")) for t in trials)
+    epochs = sum(map(epochs_trained, trials))
     assert epochs < 8 * 9
+    assert tuner.oracle.next_promotion() is None  # None pending at the end.
     assert f"Epochs trained: {epochs} of 8 trials x 9 epochs = 72" in capsys.readouterr().out
     path = tuner.export(tmp_path / "export")
     chosen = json.loads((path / "architecture.json").read_text())["trial_id"]
@@ -130,11 +201,11 @@ def test_rung_records_survive_a_reload(tiny_images, tmp_path):
     first = kn.NASTuner(space, max_trials=3, directory=tmp_path, project_name="p",
                         seed=2, early_stopping="asha", verbose=0)
     search(first, tiny_images, epochs=3)
-    recorded = first.oracle.early_stopping.get_state()
+    recorded = first.oracle.early_stopping.get_state()["records"]
     again = kn.NASTuner(space, max_trials=5, directory=tmp_path, project_name="p",
                         seed=2, early_stopping="asha", verbose=0)
     search(again, tiny_images, epochs=3)
-    state = again.oracle.early_stopping.get_state()
+    state = again.oracle.early_stopping.get_state()["records"]
     for rung, values in recorded.items():
         assert values.items() <= state[rung].items()
     assert len(state["1"]) == 5
@@ -173,10 +244,13 @@ def test_an_asha_search_killed_in_the_middle_resumes_to_its_budget(
     after = completed_trials(run_dir)
     assert len(after) == max_trials
     for trial_id, trial in before.items():
-        assert after[trial_id] == trial  # Kept, not run again.
+        if EARLIER_EPOCHS in after[trial_id]["metrics"]["metrics"]:  # Promoted.
+            assert after[trial_id]["hyperparameters"] == trial["hyperparameters"]
+        else:
+            assert after[trial_id] == trial  # Kept, not run again.
     architectures = [json.dumps(t["hyperparameters"]["values"], sort_keys=True)
                      for t in after.values()]
     assert len(set(architectures)) == max_trials
     with open(os.path.join(run_dir, "oracle.json")) as f:
-        rung = json.load(f)["early_stopping"]["state"]["1"]
+        rung = json.load(f)["early_stopping"]["state"]["records"]["1"]
     assert set(after) <= set(rung)  # Every trial was judged at epoch 1.

@@ -72,6 +72,37 @@ def test_trial_ended_in_its_file_only_is_not_run_again(tmp_path, npz_dataset, mo
     assert sorted(resumed.oracle.end_order) == sorted(trials)
 
 
+def test_trial_ended_but_listed_as_running_is_not_run_again(
+    tmp_path, npz_dataset, monkeypatch
+):
+    # KerasTuner's end_trial writes oracle.json before it drops the trial
+    # from the ongoing ones; the crash falls before the tuner's next write.
+    original = kn.NASTuner.save
+
+    def save(tuner):
+        if len(tuner.oracle.end_order) == 2:
+            raise Crash()
+        original(tuner)
+
+    monkeypatch.setattr(kn.NASTuner, "save", save)
+    with pytest.raises(Crash):
+        _search(_tuner(tmp_path), npz_dataset)
+    monkeypatch.undo()
+    on_disk = json.loads((tmp_path / "p" / "oracle.json").read_text())
+    second = on_disk["end_order"][-1]
+    assert len(on_disk["end_order"]) == 2
+    assert list(on_disk["ongoing_trials"].values()) == [second]
+    trial_file = tmp_path / "p" / f"trial_{second}" / "trial.json"
+    saved = json.loads(trial_file.read_text())
+
+    resumed = _tuner(tmp_path)
+    _search(resumed, npz_dataset)
+    trials = resumed.oracle.trials
+    assert [t.status for t in trials.values()] == ["COMPLETED"] * 4
+    assert json.loads(trial_file.read_text())["metrics"] == saved["metrics"]
+    assert resumed.oracle.end_order.count(second) == 1
+
+
 def test_trial_created_in_its_file_only_is_run(tmp_path, npz_dataset, monkeypatch):
     # The crash falls after trial 3's file was written, before oracle.json.
     _crash_on_save(monkeypatch, lambda o: len(o.start_order) == 3)

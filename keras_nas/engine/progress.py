@@ -15,6 +15,11 @@ def format_duration(seconds):
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def trial_number(trial_id):
+    """The 1-based number shown for a trial (its id, when not a number)."""
+    return int(trial_id) + 1 if trial_id.isdigit() else trial_id
+
+
 def format_architecture(values, limit=90):
     """A one-line, shortened `name=value` view of an architecture."""
     text = " ".join(f"{name}={value}" for name, value in values.items())
@@ -136,6 +141,19 @@ class SearchProgress:
             self._bar["epoch"] = self._bar["epochs"]
         self._print(
             f"Trial {number}{of_total} {result} | {best} | elapsed {elapsed} | {summary}"
+        )
+
+    def on_promotion(self, trial, stopped_after):
+        """Announces a stopped trial trained again to the full epochs.
+
+        Args:
+            trial: The promoted `keras_tuner.engine.trial.Trial`.
+            stopped_after: The epoch it had been stopped after.
+        """
+        self._print(
+            f"Trial {trial_number(trial.trial_id)}, stopped after epoch "
+            f"{stopped_after}, ranks in the top of its rung now: trained "
+            "again to the full epochs"
         )
 
     def on_one_shot_epoch(self, epoch, epochs, logs, description):

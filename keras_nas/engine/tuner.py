@@ -39,6 +39,8 @@ from keras_nas.oracles import get_oracle
 from keras_nas.engine.progress import SearchProgress
 from keras_nas.engine.tensorboard_logs import TensorBoardLogs
 from keras_nas.engine.progress import format_architecture
+from keras_nas.engine.progress import trial_number
+from keras_nas.engine.promotions import train_on_promotions
 from keras_nas.results import epochs_summary
 from keras_nas.results import format_leaderboard
 from keras_nas.results import leaderboard
@@ -135,8 +137,10 @@ class NASTuner(kt.Tuner):
             the search's `epochs`. Every epoch's metrics reach the oracle
             (the trial's learning curve) whether or not it is set; a
             stopped trial completes with the epochs it trained and the
-            metric `stopped_early`, and `export` takes the best trial that
-            trained every epoch.
+            metric `stopped_early`; when the last trial has ended, the
+            stopped trials the scheduler would now let go on are trained
+            again to the full epochs (`keras_nas.engine.promotions`), and
+            `export` takes the best trial that trained every epoch.
         max_consecutive_infeasible: Stop the search (with
             `keras_nas.engine.failures.InfeasibleBudgetError`, naming the
             budget and the smallest value measured) after this many
@@ -335,6 +339,10 @@ class NASTuner(kt.Tuner):
             self._deadline = time.monotonic() + self.time_limit
         try:
             super().search(*fit_args, **fit_kwargs)
+            if not self._is_worker():
+                if self.early_stopping is not None:
+                    train_on_promotions(self, fit_args, fit_kwargs)
+                self.progress.on_search_end(self.epochs_summary())
             trials = [] if self._is_worker() else list(self.oracle.trials.values())
             if trials and all(map(costs.is_infeasible, trials)):
                 raise InfeasibleBudgetError(self._infeasible_budget_line())
@@ -343,6 +351,8 @@ class NASTuner(kt.Tuner):
             self.save()
             self.progress.on_time_limit(self.time_limit, self._finished_trials())
             self.on_search_end()
+            if not self._is_worker():
+                self.progress.on_search_end(self.epochs_summary())
         finally:
             self._deadline = None
 
@@ -443,7 +453,7 @@ class NASTuner(kt.Tuner):
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
         self.progress.on_trial_begin(
-            _trial_number(trial.trial_id), self.oracle.max_trials,
+            trial_number(trial.trial_id), self.oracle.max_trials,
             getattr(self, "epochs", 1), self.epoch_objective.name,
         )
 
@@ -456,7 +466,7 @@ class NASTuner(kt.Tuner):
                 self.oracle.objective,
             )
         self.progress.on_trial_end(
-            number=_trial_number(trial.trial_id),
+            number=trial_number(trial.trial_id),
             total=self.oracle.max_trials,
             trial=trial,
             objective=self.oracle.objective,
@@ -480,11 +490,6 @@ class NASTuner(kt.Tuner):
                 f"{self.max_consecutive_failures}); the last failed with: "
                 f"{first_line(trial.message or 'no reason recorded')}"
             )
-
-    def on_search_end(self):
-        super().on_search_end()
-        if not self._is_worker():
-            self.progress.on_search_end(self.epochs_summary())
 
     def epochs_summary(self, epochs=None):
         """One line: the epochs trained, in all and as a share of the budget.
@@ -1069,5 +1074,3 @@ def _trial_budget(oracle):
     return getattr(oracle, "trial_budget", oracle.max_trials)
 
 
-def _trial_number(trial_id):
-    return int(trial_id) + 1 if trial_id.isdigit() else trial_id

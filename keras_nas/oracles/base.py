@@ -14,7 +14,9 @@ from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
+from keras_nas.oracles.early_stopping import EARLIER_EPOCHS
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
+from keras_nas.oracles.early_stopping import epochs_trained
 from keras_nas.oracles.feasibility import CostModel
 
 _EXHAUSTIVE_LIMIT = 200_000
@@ -120,6 +122,7 @@ class NASOracle(kt.Oracle):
         self.limits = {}
         self.early_stopping = None
         self._early_stopping_state = None
+        self._training_on = None
         self._screen = None
         self.structure = None
         self._encoding = None
@@ -215,18 +218,91 @@ class NASOracle(kt.Oracle):
             self.early_stopping is None
             or objective is None
             or objective.name not in metrics
-            or trial.metrics.exists(STOPPED_EARLY)
+            or (trial.metrics.exists(STOPPED_EARLY) and trial_id != self._training_on)
             or not math.isfinite(metrics[objective.name])
         ):
             return trial
         value = float(metrics[objective.name])
         value = value if objective.direction == "max" else -value
         if self.early_stopping.report(trial_id, int(step) + 1, value):
-            trial.metrics.register(STOPPED_EARLY, direction="min")
-            trial.metrics.update(STOPPED_EARLY, float(step) + 1, step=step)
+            _mark_stopped(trial.metrics, int(step) + 1)
             self._save_trial(trial)
             trial.status = kt.engine.trial.TrialStatus.STOPPED
         return trial
+
+    def next_promotion(self):
+        """The stopped trial the scheduler would now let go on, or `None`.
+
+        Of the completed trials stopped after a later epoch than any they
+        were promoted at before, the one stopped latest (then the first
+        started) that the scheduler finds `promotable`.
+        """
+        if self.early_stopping is None:
+            return None
+        candidates = []
+        for trial in self.trials.values():
+            if trial.status != kt.engine.trial.TrialStatus.COMPLETED or (
+                not trial.metrics.exists(STOPPED_EARLY)
+            ):
+                continue
+            epoch = int(trial.metrics.get_last_value(STOPPED_EARLY))
+            if epoch > self.early_stopping.promoted.get(trial.trial_id, 0) and (
+                self.early_stopping.promotable(trial.trial_id, epoch)
+            ):
+                candidates.append((-epoch, len(candidates), trial))
+        return min(candidates)[2] if candidates else None
+
+    def begin_promotion(self, trial):
+        """Readies a stopped trial to be trained again, from scratch.
+
+        The trial gets a new learning curve, still marked stopped early
+        (so that a crash before `end_promotion` leaves a stopped trial,
+        which is promoted again on resume) and with the epochs of its
+        earlier runs (`EARLIER_EPOCHS`); its reports up to the epoch it was
+        stopped after are not judged again.
+
+        Returns:
+            The trial's earlier `MetricsTracker`, for `end_promotion`.
+        """
+        earlier, spent = trial.metrics, epochs_trained(trial)
+        stopped_after = int(earlier.get_last_value(STOPPED_EARLY))
+        self.early_stopping.promote(trial.trial_id, stopped_after)
+        trial.metrics = compat.new_metrics_tracker()
+        _mark_stopped(trial.metrics, stopped_after)
+        trial.metrics.register(EARLIER_EPOCHS, direction="min")
+        trial.metrics.update(EARLIER_EPOCHS, float(spent))
+        self._training_on = trial.trial_id
+        return earlier
+
+    def abandon_promotion(self, trial, earlier):
+        """Undoes `begin_promotion` (the search stops): promotable again."""
+        self._training_on = None
+        del self.early_stopping.promoted[trial.trial_id]
+        trial.metrics = earlier
+        trial.status = kt.engine.trial.TrialStatus.COMPLETED
+        self._save_trial(trial)
+        self.save()
+
+    def end_promotion(self, trial, earlier, failed=False):
+        """Completes a promoted trial again, scored on its new curve.
+
+        Args:
+            trial: The trial `begin_promotion` readied.
+            earlier: What `begin_promotion` returned.
+            failed: Whether its training failed: it then keeps its earlier
+                results (and is not promoted again at the same epoch).
+        """
+        self._training_on = None
+        if failed:
+            trial.metrics = earlier
+        elif trial.metrics.get_last_value(STOPPED_EARLY) == (
+            self.early_stopping.promoted[trial.trial_id]
+        ):  # Not stopped again: it trained every epoch.
+            compat.drop_metric(trial.metrics, STOPPED_EARLY)
+        trial.status = kt.engine.trial.TrialStatus.COMPLETED
+        self.score_trial(trial)
+        self._save_trial(trial)
+        self.save()
 
     def _check_objective_found(self, metrics):
         """Accepts reports without every objective (KerasTuner's hook).
@@ -712,7 +788,11 @@ class NASOracle(kt.Oracle):
         KerasTuner writes a trial's file, then `oracle.json`. A crash between
         the two leaves a trial that ended in its own file only (it would run
         again) or one that was created in its own file only (it would never
-        run). The first is ended, the second queued to run.
+        run). The first is ended, the second queued to run. KerasTuner's
+        `end_trial` also writes `oracle.json` before it drops the ended trial
+        from the ongoing ones, and `reload` queues the ongoing trials to run
+        again; a crash just after that write would run an ended trial
+        again, so ended trials leave the queue.
         """
         status = kt.engine.trial.TrialStatus
         ended = set(self.end_order)
@@ -720,6 +800,8 @@ class NASOracle(kt.Oracle):
         for trial_id in sorted(self.trials):
             trial = self.trials[trial_id]
             if trial_id in ended:
+                if trial_id in retry_queue:
+                    retry_queue.remove(trial_id)
                 continue
             if trial.status in (status.COMPLETED, status.FAILED):
                 self.end_order.append(trial_id)
@@ -777,3 +859,10 @@ class NASOracle(kt.Oracle):
             self.weights_rng = np.random.default_rng()
             self.weights_rng.bit_generator.state = state["weights_rng_state"]
         self._scalarisation = None
+
+
+def _mark_stopped(metrics, epoch):
+    """Records in a trial's metrics that it stopped after `epoch` (from 1)."""
+    if not metrics.exists(STOPPED_EARLY):
+        metrics.register(STOPPED_EARLY, direction="min")
+    metrics.update(STOPPED_EARLY, float(epoch), step=epoch - 1)

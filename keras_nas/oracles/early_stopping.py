@@ -24,6 +24,14 @@ Epochs are counted from 1 (the first epoch is epoch 1) and values are
   stops when its best value so far is below the median of the best values
   of the earlier trials at the same epoch (once at least `min_trials` of
   them reached it).
+
+When the search has proposed its last trial, the trials a scheduler
+stopped that it would now let go on (`promotable`: ASHA's pending
+promotions, the trials in the top `1/eta` of their rung now that later
+trials were recorded there) are trained again to the full epochs, the best
+rung first (`NASTuner` does it; see `keras_nas.engine.promotions`). Such a
+trial is `promote`d: its reports up to the epoch it was stopped after are
+not judged again, and the rungs above it judge it like any trial's.
 """
 
 import math
@@ -36,8 +44,25 @@ STOPPED_EARLY = "stopped_early"
 """The metric of a trial a scheduler stopped: the epoch it stopped after,
 counted from 1."""
 
+EARLIER_EPOCHS = "epochs_before_promotion"
+"""The metric of a promoted trial: the epochs of its earlier, stopped runs."""
+
 SCHEDULERS = ("asha", "hyperband", "median", "none")
 """The names `get_early_stopping` takes."""
+
+
+def curve_epochs(trial):
+    """The epochs of a trial's learning curve: its per-epoch `loss` reports."""
+    if not trial.metrics.exists("loss"):
+        return 0
+    return len(trial.metrics.get_history("loss"))
+
+
+def epochs_trained(trial):
+    """The epochs a trial trained in all: its curve's and earlier runs'."""
+    earlier = (trial.metrics.get_last_value(EARLIER_EPOCHS)
+               if trial.metrics.exists(EARLIER_EPOCHS) else 0)
+    return curve_epochs(trial) + int(earlier)
 
 
 class EarlyStopping:
@@ -61,9 +86,14 @@ class EarlyStopping:
                 "Received an invalid value for `eta`, expected an integer of "
                 f"at least 2. Received: eta={eta!r}"
             )
+        self.promoted = {}
+        """Trial id -> the epoch a promoted trial had been stopped after."""
 
     def report(self, trial_id, epoch, value):
         """Records a trial's value after an epoch; returns whether it stops.
+
+        A promoted trial's epochs up to the one it was stopped after are
+        neither recorded again nor judged.
 
         Args:
             trial_id: The trial's id.
@@ -73,17 +103,44 @@ class EarlyStopping:
         Returns:
             `True` if the trial should stop now.
         """
+        if epoch <= self.promoted.get(str(trial_id), 0):
+            return False
+        return self.judge(str(trial_id), epoch, float(value))
+
+    def judge(self, trial_id, epoch, value):
+        """Records `value` and says whether the trial stops (`report`'s work)."""
         raise NotImplementedError
+
+    def promotable(self, trial_id, epoch):
+        """Whether a trial stopped after `epoch` would now be let go on.
+
+        Args:
+            trial_id: The trial's id.
+            epoch: The epoch it was stopped after, counted from 1.
+        """
+        raise NotImplementedError
+
+    def promote(self, trial_id, epoch):
+        """Records that a trial stopped after `epoch` trains on (see `report`)."""
+        self.promoted[str(trial_id)] = int(epoch)
 
     def get_config(self):
         return {"name": self.name, "max_epochs": self.max_epochs,
                 "min_epochs": self.min_epochs, "eta": self.eta}
 
     def get_state(self):
-        """What `report` has recorded, JSON-safe."""
-        raise NotImplementedError
+        """What `report` and `promote` have recorded, JSON-safe."""
+        return {"records": self.get_records(), "promoted": dict(self.promoted)}
 
     def set_state(self, state):
+        self.set_records(state["records"])
+        self.promoted = dict(state["promoted"])
+
+    def get_records(self):
+        """The values `judge` has recorded, JSON-safe."""
+        raise NotImplementedError
+
+    def set_records(self, records):
         raise NotImplementedError
 
 
@@ -106,20 +163,27 @@ class ASHA(EarlyStopping):
         self.rungs = asha_rungs(self.min_epochs, self.eta, self.max_epochs)
         self.recorded = {rung: {} for rung in self.rungs}
 
-    def report(self, trial_id, epoch, value):
+    def judge(self, trial_id, epoch, value):
         if epoch not in self.recorded:
             return False
-        values = self.recorded[epoch]
-        values[str(trial_id)] = float(value)
-        cutoff = float(np.quantile(list(values.values()), 1.0 - 1.0 / self.eta))
-        return float(value) < cutoff
+        self.recorded[epoch][trial_id] = value
+        return not self._in_top(trial_id, epoch)
 
-    def get_state(self):
+    def promotable(self, trial_id, epoch):
+        return trial_id in self.recorded.get(epoch, {}) and self._in_top(trial_id, epoch)
+
+    def _in_top(self, trial_id, epoch):
+        """Whether a trial's value is in the top `1/eta` of its rung's."""
+        values = self.recorded[epoch]
+        cutoff = float(np.quantile(list(values.values()), 1.0 - 1.0 / self.eta))
+        return values[trial_id] >= cutoff
+
+    def get_records(self):
         return {str(rung): dict(values) for rung, values in self.recorded.items()}
 
-    def set_state(self, state):
+    def set_records(self, records):
         for rung in self.recorded:
-            self.recorded[rung] = dict(state.get(str(rung), {}))
+            self.recorded[rung] = dict(records.get(str(rung), {}))
 
 
 class Hyperband(EarlyStopping):
@@ -144,17 +208,20 @@ class Hyperband(EarlyStopping):
             self.assigned[trial_id] = len(self.assigned) % len(self.brackets)
         return self.assigned[trial_id]
 
-    def report(self, trial_id, epoch, value):
-        return self.brackets[self.bracket_of(trial_id)].report(trial_id, epoch, value)
+    def judge(self, trial_id, epoch, value):
+        return self.brackets[self.bracket_of(trial_id)].judge(trial_id, epoch, value)
 
-    def get_state(self):
+    def promotable(self, trial_id, epoch):
+        return self.brackets[self.bracket_of(trial_id)].promotable(trial_id, epoch)
+
+    def get_records(self):
         return {"assigned": dict(self.assigned),
-                "brackets": [bracket.get_state() for bracket in self.brackets]}
+                "brackets": [bracket.get_records() for bracket in self.brackets]}
 
-    def set_state(self, state):
-        self.assigned = dict(state["assigned"])
-        for bracket, saved in zip(self.brackets, state["brackets"]):
-            bracket.set_state(saved)
+    def set_records(self, records):
+        self.assigned = dict(records["assigned"])
+        for bracket, saved in zip(self.brackets, records["brackets"]):
+            bracket.set_records(saved)
 
 
 class Median(EarlyStopping):
@@ -174,25 +241,30 @@ class Median(EarlyStopping):
         self.min_trials = validation.check_positive_int("min_trials", min_trials)
         self.best = {}
 
-    def report(self, trial_id, epoch, value):
-        trial_id = str(trial_id)
+    def judge(self, trial_id, epoch, value):
         curve = self.best.setdefault(trial_id, {})
         earlier = [v for e, v in curve.items() if int(e) < epoch]
-        best = max([float(value), *earlier])
-        curve[str(epoch)] = best
-        if epoch < self.min_epochs:
-            return False
+        curve[str(epoch)] = max([value, *earlier])
+        return epoch >= self.min_epochs and self._below_median(trial_id, epoch)
+
+    def promotable(self, trial_id, epoch):
+        curve = self.best.get(trial_id, {})
+        return str(epoch) in curve and not self._below_median(trial_id, epoch)
+
+    def _below_median(self, trial_id, epoch):
+        """Whether a trial's best value is below the others' median at `epoch`."""
         others = [
             c[str(epoch)] for t, c in self.best.items()
             if t != trial_id and str(epoch) in c
         ]
-        return len(others) >= self.min_trials and best < float(np.median(others))
+        return (len(others) >= self.min_trials
+                and self.best[trial_id][str(epoch)] < float(np.median(others)))
 
-    def get_state(self):
+    def get_records(self):
         return {t: dict(c) for t, c in self.best.items()}
 
-    def set_state(self, state):
-        self.best = {t: dict(c) for t, c in state.items()}
+    def set_records(self, records):
+        self.best = {t: dict(c) for t, c in records.items()}
 
 
 _CLASSES = {"asha": ASHA, "hyperband": Hyperband, "median": Median}

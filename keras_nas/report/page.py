@@ -12,7 +12,7 @@ from keras_nas.report import decisions
 from keras_nas.report import history
 from keras_nas.report import strategy
 from keras_nas.report.trials import RunView
-from keras_nas.results import epochs_trained
+from keras_nas.oracles.early_stopping import curve_epochs
 from keras_nas.results import task_columns
 from keras_nas.runs import RunDirectory
 
@@ -109,7 +109,7 @@ def leaderboard_section(view, rows):
         if front:
             cells.append(row["front"] if row else "-")
         cells += [format_figure(_best(trial, name, view)) for name in metrics]
-        epochs = epochs_trained(trial)
+        epochs = curve_epochs(trial)
         cells.append(f"{epochs} (stopped early)" if trial.metrics.exists(STOPPED_EARLY)
                      else epochs)
         status = trial.status.lower()
