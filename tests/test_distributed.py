@@ -274,13 +274,13 @@ def test_launch_stops_everything_after_its_timeout(tmp_path):
 
 
 def test_cli_runs_a_search_as_a_chief_and_two_workers(tmp_path, npz_dataset):
-    """`keras-nas run --workers 2`: a real search on loopback."""
+    """`keras-nas run --workers 2 --early-stopping asha` on loopback."""
     dataset = npz_dataset
     max_trials = 4
     result = subprocess.run(
         [sys.executable, "-m", "keras_nas_cli.main", "run",
          "--dataset", str(dataset), "--space", "mlp", "--strategy", "evolution",
-         "--max-trials", str(max_trials), "--epochs", "1",
+         "--max-trials", str(max_trials), "--epochs", "3", "--early-stopping", "asha",
          "--directory", str(tmp_path / "runs"), "--name", "toy",
          "--export-dir", str(tmp_path / "models"), "--workers", str(WORKERS)],
         capture_output=True, text=True, timeout=300,
@@ -300,5 +300,12 @@ def test_cli_runs_a_search_as_a_chief_and_two_workers(tmp_path, npz_dataset):
     assert "[tuner0] Search: RegularizedEvolutionOracle" in out
     assert "[tuner1] Search: RegularizedEvolutionOracle" in out
     assert f"{max_trials} completed, 0 failed" in out
+    trained = sum(len(t["metrics"]["metrics"]["loss"]["observations"]) for t in trials)
+    earlier = sum(
+        t["metrics"]["metrics"].get("epochs_before_promotion", {"observations": [
+            {"value": [0]}]})["observations"][0]["value"][0]
+        for t in trials
+    )
+    assert f"Epochs trained: {trained + earlier:.0f} of {max_trials} trials x 3" in out
     assert (tmp_path / "models" / "toy" / "saved_model.pb").exists()
     assert "\n1\n" not in out  # KerasTuner's debug print is muted
