@@ -7,6 +7,7 @@ from keras_nas.encoding import INACTIVE
 from keras_nas.oracles.reinforce import ReinforceOracle
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import declared
+from oracle_helpers import nb201
 from oracle_helpers import small_mlp
 from oracle_helpers import start
 
@@ -70,3 +71,29 @@ def test_tiny_search_with_nas_tuner_and_resume(tiny_images, tmp_path):
         tuple(sorted(t.hyperparameters.values.items())) for t in oracle.trials.values()
     ]
     assert len(set(values)) == 4
+
+
+def test_exploration_floor_keeps_every_decision_reachable(tmp_path):
+    """Pushed hard toward one cell, the policy keeps each value's share of
+    `exploration / cardinality`, without it, it does not."""
+    floor = 0.2 / 5  # NB201: 6 edges of 5 operations.
+    lowest = {}
+    for exploration in (0.0, 0.2):
+        oracle = start(
+            make(max_trials=5, seed=8, learning_rate=0.05, exploration=exploration),
+            declared(nb201()), tmp_path, f"p{exploration}",
+        )
+        policy = oracle.controller
+        target = np.zeros((1, 6), dtype=np.int64)
+        others = np.arange(1, 5)[:, None] + np.zeros((1, 6), dtype=np.int64)
+        before, _ = policy.log_prob(target)
+        for _ in range(40):
+            policy.update(target, [1.0])
+        after, _ = policy.log_prob(target)
+        assert after[0] > before[0] + 3.0  # The policy still learns.
+        lowest[exploration] = policy.log_prob(others)[0].min()
+        samples = policy.sample(oracle.encoding.slots, 200, oracle.rng)
+        lowest[exploration, "off"] = np.mean(samples != 0)
+    assert lowest[0.2] >= 6 * np.log(floor) - 1e-4
+    assert lowest[0.0] < 6 * np.log(floor)
+    assert lowest[0.2, "off"] >= 0.5 * 4 * floor > lowest[0.0, "off"]
