@@ -13,7 +13,6 @@ search trained on every epoch, which is what `export` picks from.
 
 from keras_tuner.engine.trial import TrialStatus
 
-from keras_nas.engine.progress import trial_number
 from keras_nas.engine.time_limit import TimeLimitReached
 
 
@@ -29,11 +28,8 @@ def train_on_promotions(tuner, fit_args, fit_kwargs):
         tuner: The `NASTuner`, its oracle holding the scheduler.
         fit_args: The search's positional `fit` arguments.
         fit_kwargs: Its keyword arguments.
-
-    Returns:
-        The number of trials trained on.
     """
-    oracle, count = tuner.oracle, 0
+    oracle = tuner.oracle
     while (trial := oracle.next_promotion()) is not None:
         earlier = oracle.begin_promotion(trial)
         tuner.progress.on_promotion(trial, oracle.early_stopping.promoted[trial.trial_id])
@@ -44,11 +40,4 @@ def train_on_promotions(tuner, fit_args, fit_kwargs):
             oracle.abandon_promotion(trial, earlier)
             raise
         oracle.end_promotion(trial, earlier, failed=trial.status == TrialStatus.FAILED)
-        tuner.progress.on_trial_end(
-            number=trial_number(trial.trial_id),
-            total=oracle.max_trials, trial=trial, objective=oracle.objective,
-            best=tuner._best_so_far(),
-            summary=tuner._summary(trial.hyperparameters.values),
-        )
-        count += 1
-    return count
+        tuner.print_trial_end(trial)

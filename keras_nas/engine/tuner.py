@@ -465,14 +465,7 @@ class NASTuner(kt.Tuner):
                 trial, self.describe(trial.hyperparameters.values)["decisions"],
                 self.oracle.objective,
             )
-        self.progress.on_trial_end(
-            number=trial_number(trial.trial_id),
-            total=self.oracle.max_trials,
-            trial=trial,
-            objective=self.oracle.objective,
-            best=self._best_so_far(),
-            summary=self._summary(trial.hyperparameters.values),
-        )
+        self.print_trial_end(trial)
         infeasible = costs.is_infeasible(trial)
         self._consecutive_infeasible = self._consecutive_infeasible + 1 if (
             infeasible
@@ -490,6 +483,17 @@ class NASTuner(kt.Tuner):
                 f"{self.max_consecutive_failures}); the last failed with: "
                 f"{first_line(trial.message or 'no reason recorded')}"
             )
+
+    def print_trial_end(self, trial):
+        """Prints an ended trial's progress line, with the best so far."""
+        self.progress.on_trial_end(
+            number=trial_number(trial.trial_id),
+            total=self.oracle.max_trials,
+            trial=trial,
+            objective=self.oracle.objective,
+            best=self._best_so_far(),
+            summary=self._summary(trial.hyperparameters.values),
+        )
 
     def epochs_summary(self, epochs=None):
         """One line: the epochs trained, in all and as a share of the budget.
