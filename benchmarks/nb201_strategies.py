@@ -10,11 +10,13 @@ why `keras-nas bench` adds it only with `--baselines all` (or by name).
 Usage:
     python benchmarks/nb201_strategies.py [--table PATH] [--repeats 50]
         [--budget 100] [--jobs 1] [--with-kt-bayesian] [--json PATH]
-        [--results-dir DIR]
+        [--results-dir DIR] [--strategies random,reinforce,...]
 
 With `--results-dir`, every finished run (strategy and seed) is kept in DIR
 as it ends, and the same command started again loads them and runs only the
 rest, so a run longer than one sitting continues where it stopped.
+`--strategies` runs only the named rows (all of them by default), for
+example to measure again a strategy whose defaults changed.
 """
 
 import argparse
@@ -37,8 +39,10 @@ def main():
     parser.add_argument("--with-kt-bayesian", action="store_true")
     parser.add_argument("--json", default=None)
     parser.add_argument("--results-dir", default=None)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
     args = parser.parse_args()
-    names = STRATEGIES + (["kt_bayesian"] if args.with_kt_bayesian else [])
+    names = args.strategies.split(",") + (
+        ["kt_bayesian"] if args.with_kt_bayesian else [])
     result = bench.run_benchmark(
         args.table,
         names,
