@@ -18,18 +18,24 @@ For each seed, on the bundled digits (the split of that seed):
 Prints, per seed and on average, the cold search's best validation accuracy
 and the trial that first reached it, and how many new trials the warm search
 needed to reach that score (its taken-over trials included in its best so
-far), or that it did not within its budget.
+far), or that it did not within its budget. Then the same over the seeds'
+mean: the best so far averaged over seeds, after each trial of the cold
+search and each new trial of the warm one (0 new trials: the taken-over
+trials alone), and the first count at which each mean curve reaches the cold
+searches' mean best. `--json PATH` writes every seed's curves.
 
 Usage:
     python benchmarks/warm_start.py [--budget 20] [--earlier-trials 10]
         [--strategy evolution] [--earlier-strategy random] [--epochs 5]
         [--earlier-data same|other]
-        [--seeds 0,1,2] [--directory /tmp/warm_start_bench]
+        [--seeds 0,1,2] [--directory /tmp/warm_start_bench] [--json PATH]
+    python benchmarks/warm_start.py --combine A.json B.json
 """
 
 import argparse
 import contextlib
 import io
+import json
 import time
 
 import numpy as np
@@ -74,7 +80,18 @@ def main():
     parser.add_argument("--earlier-data", default="same", choices=("same", "other"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--directory", default="/tmp/warm_start_bench")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="print the mean curves of the seeds saved in these "
+                        "--json files (runs of the same settings), run nothing")
     args = parser.parse_args()
+    if args.combine:
+        curves = []
+        for path in args.combine:
+            with open(path) as f:
+                curves += json.load(f)["seeds"]
+        print_mean_curves(curves)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     other = args.earlier_data == "other"
     new_budget = args.budget if other else args.budget - args.earlier_trials
@@ -83,7 +100,7 @@ def main():
           f"x {args.budget}; warm: {args.earlier_strategy} x {args.earlier_trials} "
           f"(seed + 100, {args.earlier_data} data), then {args.strategy} x "
           f"{new_budget} warm-started")
-    cold_steps, warm_steps, rows = [], [], []
+    cold_steps, warm_steps, rows, curves = [], [], [], []
     for seed in seeds:
         data = kn.datasets.load_dataset("digits", seed=seed)
         start = time.perf_counter()
@@ -104,6 +121,10 @@ def main():
         cold_steps.append(first_reaching(cold_curve, target))
         warm_steps.append(new_trials)
         rows.append((seed, target, cold_steps[-1], taken, warm_curve[-1], new_trials))
+        start_score = warm_curve[taken - 1] if taken else -np.inf
+        curves.append({"seed": seed, "taken_over": taken,
+                       "cold": cold_curve.tolist(),
+                       "warm": [start_score] + warm_curve[taken:].tolist()})
         taken_best = f"{warm_curve[taken - 1]:.4f}" if taken else "-"
         print(f"seed {seed}: cold best {target:.4f} at trial {cold_steps[-1]}; "
               f"warm took over {taken} trials (best {taken_best}), "
@@ -119,6 +140,40 @@ def main():
     print(f"mean new trials to the cold best: cold {np.mean(cold_steps):.1f}, "
           f"warm {np.mean(reached) if reached else float('nan'):.1f} "
           f"(reached in {len(reached)} of {len(seeds)} seeds)")
+    print_mean_curves(curves)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "seeds": curves}, f, indent=1)
+
+
+def print_mean_curves(curves):
+    """The best so far averaged over seeds, and where each mean reaches the cold one.
+
+    Beside the means, the warm minus the cold best after the same number of
+    new trials, mean ± standard error over seeds (paired by seed).
+    """
+    cold_runs = np.array([c["cold"] for c in curves])
+    warm_runs = np.array([c["warm"] for c in curves])
+    cold, warm = cold_runs.mean(axis=0), warm_runs.mean(axis=0)
+    target = cold[-1]
+    cold_k = first_reaching(cold, target)
+    warm_k = first_reaching(warm, target)
+    print(f"\nbest so far, mean over {len(curves)} seeds (seeds "
+          f"{','.join(str(c['seed']) for c in curves)}), after k trials "
+          f"(warm: k new trials, 0 = the taken-over trials alone)")
+    print(f"{'k':>3}{'cold':>9}{'warm':>9}{'warm - cold ± SE':>20}")
+    for k in range(len(warm)):
+        if not k:
+            start = f"{warm[0]:.4f}" if np.isfinite(warm[0]) else "-"
+            print(f"{k:>3}{'-':>9}{start:>9}")
+            continue
+        gap = warm_runs[:, k] - cold_runs[:, k - 1]
+        se = gap.std(ddof=1) / np.sqrt(len(gap)) if len(gap) > 1 else float("nan")
+        print(f"{k:>3}{cold[k - 1]:>9.4f}{warm[k]:>9.4f}"
+              f"{f'{gap.mean():+.4f} ± {se:.4f}':>20}")
+    warm_text = "not reached" if warm_k is None else f"{warm_k - 1} new trials"
+    print(f"the cold searches' mean best {target:.4f}: reached by the cold mean "
+          f"after {cold_k} trials, by the warm mean after {warm_text}")
 
 
 if __name__ == "__main__":
