@@ -11,6 +11,7 @@ from pathlib import Path
 import keras_tuner as kt
 import numpy as np
 import pytest
+from bench_helpers import NB201_CSV
 from click.testing import CliRunner
 from keras_nas_cli.main import app
 
@@ -23,7 +24,6 @@ from keras_nas.oracles import STRATEGIES
 from keras_nas.spaces import MLP
 from keras_nas.spaces import NB201Cell
 
-NB201_CSV = "/work/shared/data/nb201_cifar10_12ep.csv"
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"

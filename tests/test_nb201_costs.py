@@ -1,19 +1,12 @@
 """Tests for benchmarks/nb201_costs.py: analytic NB201 parameters and FLOPs."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_costs.py"
+from bench_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def costs():
-    spec = importlib.util.spec_from_file_location("nb201_costs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("nb201_costs")
 
 
 def cell(*ops):

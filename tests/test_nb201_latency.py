@@ -1,26 +1,12 @@
 """Tests for benchmarks/nb201_latency.py: the lookup-table latency of NB201 cells."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from bench_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def latency():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "nb201_latency", BENCHMARKS / "nb201_latency.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("nb201_latency")
 
 
 def cell(*ops):

@@ -1,27 +1,19 @@
 """Tests for benchmarks/strategies_vs_random.py: which strategies, what verdict."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from bench_helpers import NB201_CSV
+from bench_helpers import load_benchmark
 
 from keras_nas import bench
 from keras_nas.bench.results import RunResult
 from keras_nas.bench.results import StrategyResult
 from keras_nas.oracles import STRATEGIES
 
-SCRIPT = (Path(__file__).resolve().parents[1] / "benchmarks"
-          / "strategies_vs_random.py")
-NB201_CSV = "/work/shared/data/nb201_cifar10_12ep.csv"
-
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("strategies_vs_random", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("strategies_vs_random")
 
 
 def strategy(name, picks):
