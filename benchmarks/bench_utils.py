@@ -6,6 +6,7 @@ import platform
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import tensorflow as tf
 
 
@@ -47,6 +48,14 @@ def warm_up(data, seed=0):
         batch_size=32,
         verbose=0,
     )
+
+
+def mean_se(values):
+    """The mean of `values` and its standard error (`nan` for fewer than two)."""
+    values = np.asarray(values, dtype="float64")
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
 
 
 def settle():

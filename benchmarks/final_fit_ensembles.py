@@ -31,6 +31,7 @@ import numpy as np
 
 import keras_nas as kn
 from bench_utils import machine_line
+from bench_utils import mean_se
 from keras_nas.export import load_exported
 
 VARIANTS = (
@@ -101,10 +102,10 @@ def run_seed(args, name, spec, seed):
     return row
 
 
-def mean_se(values):
-    values = np.asarray(values, dtype="float64")
-    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-    return f"{values.mean():.4f} ± {se:.4f}"
+def mean_and_se_text(values):
+    """`mean ± SE` of `values` (an SE of 0 shown for one seed)."""
+    mean, se = mean_se(values)
+    return f"{mean:.4f} ± {0.0 if len(values) < 2 else se:.4f}"
 
 
 def report(name, rows, seeds):
@@ -115,7 +116,7 @@ def report(name, rows, seeds):
         wall = sum(rows[s][label][1] for s in seeds) / len(seeds)
         cpu = sum(rows[s][label][2] for s in seeds) / len(seeds)
         per_seed = " / ".join(f"{f:.4f}" for f in figures)
-        print(f"{label:<11}  {mean_se(figures):<17}  {per_seed:<24}  "
+        print(f"{label:<11}  {mean_and_se_text(figures):<17}  {per_seed:<24}  "
               f"{wall:7.1f}  {cpu:5.1f}")
     wall = sum(rows[s]["search"][0] for s in seeds) / len(seeds)
     cpu = sum(rows[s]["search"][1] for s in seeds) / len(seeds)

@@ -25,6 +25,7 @@ import time
 import keras_tuner as kt
 import numpy as np
 from bench_utils import machine_line
+from bench_utils import mean_se
 
 import keras_nas as kn
 from keras_nas.oracles.q_learning import QLearningOracle
@@ -59,11 +60,6 @@ def run_search(args, name, seed):
     test = model.evaluate(data.x_test, data.task.encode(data.y_test, "y_test"),
                           verbose=0, return_dict=True)["accuracy"]
     return float(best.score), float(test)
-
-
-def mean_se(values):
-    values = np.asarray(values, dtype=float)
-    return values.mean(), values.std(ddof=1) / math.sqrt(len(values))
 
 
 def main():

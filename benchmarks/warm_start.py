@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 from bench_utils import machine_line
+from bench_utils import mean_se
 
 import keras_nas as kn
 
@@ -125,7 +126,7 @@ def main():
         curves.append({"seed": seed, "taken_over": taken,
                        "cold": cold_curve.tolist(),
                        "warm": [start_score] + warm_curve[taken:].tolist()})
-        taken_best = f"{warm_curve[taken - 1]:.4f}" if taken else "-"
+        taken_best = f"{start_score:.4f}" if taken else "-"
         print(f"seed {seed}: cold best {target:.4f} at trial {cold_steps[-1]}; "
               f"warm took over {taken} trials (best {taken_best}), "
               f"best {warm_curve[-1]:.4f}, reached the cold best after "
@@ -167,10 +168,9 @@ def print_mean_curves(curves):
             start = f"{warm[0]:.4f}" if np.isfinite(warm[0]) else "-"
             print(f"{k:>3}{'-':>9}{start:>9}")
             continue
-        gap = warm_runs[:, k] - cold_runs[:, k - 1]
-        se = gap.std(ddof=1) / np.sqrt(len(gap)) if len(gap) > 1 else float("nan")
+        gap, se = mean_se(warm_runs[:, k] - cold_runs[:, k - 1])
         print(f"{k:>3}{cold[k - 1]:>9.4f}{warm[k]:>9.4f}"
-              f"{f'{gap.mean():+.4f} ± {se:.4f}':>20}")
+              f"{f'{gap:+.4f} ± {se:.4f}':>20}")
     warm_text = "not reached" if warm_k is None else f"{warm_k - 1} new trials"
     print(f"the cold searches' mean best {target:.4f}: reached by the cold mean "
           f"after {cold_k} trials, by the warm mean after {warm_text}")
