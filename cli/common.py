@@ -73,6 +73,56 @@ def echo_export(path):
     click.echo(f"Exported the best model to {path} ({figures}).")
 
 
+def excerpt(value, limit=60):
+    """A value as an error message shows it: its text, cut when long.
+
+    Args:
+        value: Anything a user gave (an option, a config file's value).
+        limit: Characters kept before an ellipsis and the full length.
+
+    Returns:
+        At most about `limit + 30` characters.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def check_output_folder(option, path):
+    """Refuses, before any work, an output folder that cannot be written.
+
+    Raises:
+        click.BadParameter: If `path` names a file or cannot be created.
+    """
+    from keras_nas.output_paths import check_output_folder as check
+
+    try:
+        check(path)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
+
+
+def lock_folder(stack, folder, command):
+    """Holds a folder's lock until `stack` closes; one line if another has it.
+
+    Args:
+        stack: A `contextlib.ExitStack` that releases the lock.
+        folder: A run or export folder the command writes.
+        command: The command, as a refused process will be told.
+
+    Raises:
+        click.UsageError: If another process holds the folder.
+    """
+    from keras_nas.folder_lock import FolderLock
+    from keras_nas.folder_lock import FolderLockedError
+
+    try:
+        stack.enter_context(FolderLock(folder, command))
+    except FolderLockedError as error:
+        raise click.UsageError(str(error)) from None
+
+
 def split_list(value):
     """The names of a comma-separated option (or a config file's list)."""
     if isinstance(value, (list, tuple)):

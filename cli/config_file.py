@@ -5,6 +5,8 @@ import os
 
 import yaml
 
+from keras_nas_cli.common import excerpt
+
 RUN_KEYS = {
     "dataset": "a text",
     "task": "auto, multiclass, binary or regression",
@@ -40,6 +42,12 @@ RUN_KEYS = {
     "warm_start": "a text",
 }
 """The keys a config file may hold: the options of `keras-nas run`."""
+
+
+MAX_BYTES = 64 * 1024
+"""The largest config file read (settings take a few hundred bytes)."""
+MAX_VALUES = 10_000
+"""The most values a config file may hold once YAML aliases are expanded."""
 
 
 class ConfigError(ValueError):
@@ -112,12 +120,17 @@ def load_config(path):
             f"{extension or 'no extension'}."
         )
     try:
-        with open(path) as f:
-            config = json.load(f) if extension == ".json" else yaml.safe_load(f)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror}.") from None
-    except (ValueError, yaml.YAMLError) as error:
-        detail = " ".join(str(error).split())
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_BYTES:,} bytes.")
+    try:
+        text = raw.decode("utf-8")
+        config = json.loads(text) if extension == ".json" else _load_yaml(text)
+    except (ValueError, RecursionError, yaml.YAMLError) as error:
+        detail = excerpt(" ".join(str(error).split()), 200)
         raise ConfigError(f"{path} is not valid {extension[1:].upper()}: {detail}") from None
     if not isinstance(config, dict):
         raise ConfigError(
@@ -127,14 +140,46 @@ def load_config(path):
     for key, value in config.items():
         if key not in RUN_KEYS:
             raise ConfigError(
-                f"{path}: unknown key {key!r}; known keys are "
+                f"{path}: unknown key {excerpt(key)}; known keys are "
                 f"{', '.join(RUN_KEYS)}."
             )
         if not _fits(key, value):
             raise ConfigError(
-                f"{path}: {key} must be {RUN_KEYS[key]}, received {value!r}."
+                f"{path}: {key} must be {RUN_KEYS[key]}, received {excerpt(value)}."
             )
     return config
+
+
+def _load_yaml(text):
+    """`yaml.safe_load`, refusing documents whose aliases expand too far.
+
+    An alias is shared, not copied, when loaded, but anything that walks
+    the result (a check, an error message) walks it expanded: nine nested
+    aliases of nine make a billion values from a few hundred bytes.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    sizes = {}
+
+    def expanded(node):
+        if id(node) not in sizes:
+            sizes[id(node)] = MAX_VALUES + 1  # a cycle counts as too many
+            children = []
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            total = 1
+            for child in children:
+                total = min(total + expanded(child), MAX_VALUES + 1)
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    if root is not None and expanded(root) > MAX_VALUES:
+        raise ConfigError(
+            f"the document expands to more than {MAX_VALUES:,} values "
+            "through YAML aliases; write the settings out plainly."
+        )
+    return yaml.safe_load(text)
 
 
 def split_named(value):

@@ -1,10 +1,13 @@
 """`keras-nas report`: one HTML page about a run folder."""
 
+import contextlib
 import os
 
 import click
 
+from keras_nas_cli.common import check_output_folder
 from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.common import lock_folder
 
 
 @click.command()
@@ -25,8 +28,11 @@ def report(run_dir, out):
             f"{run_dir!r} is not a keras-nas run folder (it has no {SEARCH_FILE}).",
             param_hint="RUN_DIR",
         )
+    check_output_folder("--out", run_dir if out is None else out)
     try:
-        path = kn.report(run_dir, out)
+        with contextlib.ExitStack() as locks:
+            lock_folder(locks, run_dir if out is None else out, "keras-nas report")
+            path = kn.report(run_dir, out)
     except ValueError as error:
         raise click.BadParameter(" ".join(str(error).split()),
                                  param_hint="RUN_DIR") from None

@@ -12,16 +12,28 @@ from click.core import ParameterSource
 
 from keras_nas_cli.common import check_choice
 from keras_nas_cli.common import echo_export
+from keras_nas_cli.common import excerpt
 from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.common import lock_folder
 from keras_nas_cli.common import split_list
 from keras_nas_cli.config_file import ConfigError
 from keras_nas_cli.config_file import load_config
 from keras_nas_cli.config_file import split_named
 
 TASKS = ("auto", "multiclass", "binary", "regression")
-_POSITIVE = ("max_trials", "epochs", "batch_size", "max_failures", "workers",
-             "max_params", "max_flops", "max_model_bytes", "min_epochs",
-             "final_epochs", "ensemble")
+MAX_COUNT = 100_000
+"""The most trials, epochs and failures a run accepts."""
+_MAX_SIZE = 2**53
+"""The largest budget of parameters, FLOPs or bytes (exact as a float)."""
+_BOUNDS = {
+    "max_trials": MAX_COUNT, "epochs": MAX_COUNT, "min_epochs": MAX_COUNT,
+    "final_epochs": MAX_COUNT, "max_failures": MAX_COUNT, "eta": 1_000,
+    "batch_size": 2**20, "ensemble": 1_000, "max_params": _MAX_SIZE,
+    "max_flops": _MAX_SIZE, "max_model_bytes": _MAX_SIZE,
+}
+"""The largest value of each positive integer setting (`workers`: see
+`max_workers`)."""
+MAX_SEED = 2**32 - 1
 EARLY_STOPPING = ("asha", "hyperband", "median", "none")
 _BUDGETS = ("max_params", "max_flops", "max_latency_ms", "max_model_bytes")
 
@@ -135,7 +147,6 @@ def run(ctx, config_path, overwrite, **options):
     settings = _settings(ctx, config_path, options)
     kn = import_keras_nas()
     from keras_nas.engine import distributed
-    from keras_nas.engine import failures
 
     try:
         role = distributed.role()
@@ -159,10 +170,12 @@ def run(ctx, config_path, overwrite, **options):
         raise click.UsageError("--quiet and --verbose cannot be combined.")
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
-    name = settings["name"] or _default_name(
-        settings["dataset"], space_name, strategy_name
-    )
+    name = settings["name"]
+    if name is None:
+        name = _default_name(settings["dataset"], space_name, strategy_name)
     run_dir = os.path.join(settings["directory"], name)
+    export_path = os.path.join(settings["export_dir"], name)
+    _check_paths(settings, name, run_dir, export_path, role)
     existing = role != "worker" and _check_run_folder(run_dir, overwrite)
     try:
         data = kn.datasets.load_dataset(
@@ -215,7 +228,24 @@ def run(ctx, config_path, overwrite, **options):
              "strategy": strategy_name},
         )
     if settings["workers"] is not None:
+        _check_unlocked(run_dir, export_path)
         sys.exit(_launch(distributed, settings, existing, overwrite))
+    with contextlib.ExitStack() as locks:
+        if role != "worker":
+            # Distributed workers share their chief's run; the chief holds it.
+            for folder in (run_dir, export_path):
+                lock_folder(locks, folder, "keras-nas run")
+        _search_and_export(
+            kn, settings, search_space, oracle, name, run_dir, export_path,
+            existing, overwrite, role, time_limit, data,
+        )
+
+
+def _search_and_export(kn, settings, search_space, oracle, name, run_dir,
+                       export_path, existing, overwrite, role, time_limit, data):
+    """Searches in the locked run folder, then exports the best model."""
+    from keras_nas.engine import failures
+
     try:
         # KerasTuner prints "Reloading Tuner from ..." on resume; our search
         # line says how many trials are resumed.
@@ -275,7 +305,7 @@ def run(ctx, config_path, overwrite, **options):
     tuner.results_summary()
     try:
         path = tuner.export(
-            os.path.join(settings["export_dir"], name),
+            export_path,
             x_test=data.x_test,
             y_test=data.y_test,
             overwrite=True,
@@ -306,14 +336,88 @@ def _settings(ctx, config_path, options):
             ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT
         )
         settings[key] = value if given or key not in config else config[key]
-    for key in _POSITIVE:
+    bounds = {**_BOUNDS, "workers": max_workers()}
+    for key, most in bounds.items():
         value = settings[key]
-        if value is not None and value < 1:
+        if value is not None and not 1 <= value <= most:
             raise click.BadParameter(
-                f"expected a positive integer, received {value}.",
+                f"expected an integer from 1 to {most:,}, received "
+                f"{excerpt(value)}.",
                 param_hint="--" + key.replace("_", "-"),
             )
+    if not 0 <= settings["seed"] <= MAX_SEED:
+        raise click.BadParameter(
+            f"expected an integer from 0 to {MAX_SEED:,}, received "
+            f"{excerpt(settings['seed'])}.",
+            param_hint="--seed",
+        )
+    objective = settings["objective"]
+    if objective is not None:
+        entries = objective if isinstance(objective, list) else objective.split(",")
+        if not all(str(entry).strip() for entry in entries):
+            raise click.BadParameter(
+                f"expected metric names separated by commas, none empty, "
+                f"received {excerpt(objective)}.",
+                param_hint="--objective",
+            )
     return settings
+
+
+def max_workers():
+    """The most `--workers` on this machine: its CPU cores, at least 2.
+
+    Each worker is a TensorFlow process training its own trial; more
+    workers than cores only share the cores.
+    """
+    return max(2, os.cpu_count() or 1)
+
+
+def _check_paths(settings, name, run_dir, export_path, role):
+    """Refuses, before anything is read or written, paths a run cannot use.
+
+    The run folder must be one name inside `--directory` and the export one
+    inside `--export-dir`; every output folder must be a folder that exists
+    or can be created; `--warm-start` must be a folder.
+    """
+    from keras_nas import output_paths
+
+    try:
+        output_paths.check_folder_name(name)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--name") from None
+    checks = [("--directory", settings["directory"], None),
+              ("--name", run_dir, settings["directory"])]
+    if role != "worker":
+        checks += [("--export-dir", settings["export_dir"], None),
+                   ("--export-dir", export_path, settings["export_dir"])]
+        if settings["tensorboard"] is not None:
+            checks.append(("--tensorboard", settings["tensorboard"], None))
+    for option, path, root in checks:
+        try:
+            if root is not None:
+                output_paths.check_inside(path, root)
+            output_paths.check_output_folder(path)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=option) from None
+    warm_start = settings["warm_start"]
+    if warm_start is not None and not os.path.isdir(warm_start):
+        raise click.BadParameter(
+            f"{excerpt(warm_start)} is not a folder.", param_hint="--warm-start"
+        )
+
+
+
+
+def _check_unlocked(*folders):
+    """Refuses to launch a distributed search on folders another process holds."""
+    from keras_nas.folder_lock import FolderLockedError
+    from keras_nas.folder_lock import check_unlocked
+
+    for folder in folders:
+        try:
+            check_unlocked(folder)
+        except FolderLockedError as error:
+            raise click.UsageError(str(error)) from None
 
 
 def _dataset_hint(message):

@@ -147,6 +147,27 @@ class RunDirectory:
                 trials.append(kt.engine.trial.Trial.load(trial_file))
         return trials
 
+    def metric_names(self):
+        """The metrics some trial of this run recorded, sorted."""
+        return sorted({name for t in self.trials for name in t.metrics.metrics})
+
+    def missing_checkpoints(self):
+        """Completed trials whose saved weights are missing or empty.
+
+        Such a trial is listed but cannot be exported or ensembled.
+
+        Returns:
+            Their trial ids, in order.
+        """
+        missing = []
+        for trial in self.trials:
+            path = os.path.join(self.path, f"trial_{trial.trial_id}", CHECKPOINT_FILE)
+            if trial.status == "COMPLETED" and not (
+                os.path.isfile(path) and os.path.getsize(path) > 0
+            ):
+                missing.append(trial.trial_id)
+        return missing
+
     def oracle_state(self):
         """The strategy's saved state (`oracle.json`), or `None` before it exists."""
         path = os.path.join(self.path, ORACLE_FILE)

@@ -89,6 +89,11 @@ def leaderboard_section(view, rows):
     if not view.trials:
         return note("No trial has started yet.")
     ranked = {row["trial_id"]: row for row in rows}
+    missing = view.run.missing_checkpoints()
+    warning = "" if not missing else note(
+        f"The weights of trial(s) {', '.join(missing)} are missing from "
+        f"{view.run.path}: those trials cannot be exported."
+    ) + "\n"
     metrics = [o.name for o in view.objectives]
     metrics += [n for n in task_columns(view.run.task, view.run.objective)
                 if n not in metrics]
@@ -122,7 +127,7 @@ def leaderboard_section(view, rows):
             + "</tr>"
         )
     lines.append("</table>")
-    return "\n".join(lines)
+    return warning + "\n".join(lines)
 
 
 def _best(trial, name, view):
