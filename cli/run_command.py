@@ -244,6 +244,7 @@ def run(ctx, config_path, overwrite, **options):
 def _search_and_export(kn, settings, search_space, oracle, name, run_dir,
                        export_path, existing, overwrite, role, time_limit, data):
     """Searches in the locked run folder, then exports the best model."""
+    from keras_nas.engine import distributed
     from keras_nas.engine import failures
 
     try:
@@ -293,13 +294,16 @@ def _search_and_export(kn, settings, search_space, oracle, name, run_dir,
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
         )
-    except failures.TooManyFailuresError as error:
-        raise click.ClickException(
-            f"{error} The finished trials are kept: fix the cause and pass "
-            "--resume to continue."
-        ) from None
-    except failures.InfeasibleBudgetError as error:
-        raise click.ClickException(str(error)) from None
+    except (failures.TooManyFailuresError, failures.InfeasibleBudgetError) as error:
+        message = str(error)
+        if isinstance(error, failures.TooManyFailuresError):
+            message += (" The finished trials are kept: fix the cause and pass "
+                        "--resume to continue.")
+        stop = click.ClickException(message)
+        if role == "worker":
+            # Not a lost worker: the launcher must stop the search, not restart it.
+            stop.exit_code = distributed.STOP_EXIT_CODE
+        raise stop from None
     if role == "worker":
         return
     tuner.results_summary()

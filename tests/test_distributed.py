@@ -173,6 +173,12 @@ def test_launch_rejects_an_invalid_worker_count(workers):
         distributed.launch([sys.executable, "-c", "pass"], workers)
 
 
+@pytest.mark.parametrize("max_restarts", [-1, 1.5, None])
+def test_launch_rejects_an_invalid_restart_count(max_restarts):
+    with pytest.raises(ValueError, match=f"max_restarts={max_restarts!r}"):
+        distributed.launch([sys.executable, "-c", "pass"], 1, max_restarts=max_restarts)
+
+
 def test_launch_rejects_a_command_that_is_not_an_argv_list():
     with pytest.raises(ValueError, match="command"):
         distributed.launch("python -c pass", 2)
@@ -198,20 +204,124 @@ def test_launch_sets_the_variables_and_prefixes_worker_lines(capfd):
     assert "[tuner1] hello from tuner1 127.0.0.1 12345" in out
 
 
-def test_launch_names_the_failed_process_and_stops_the_others():
-    # tuner1 fails at once; the chief would otherwise sleep for a minute.
+def test_a_dead_chief_stops_every_process():
+    # The chief fails at once; the workers would otherwise sleep a minute.
     command = [
         sys.executable,
         "-c",
         "import os, sys, time\n"
         "tid = os.environ['KERASTUNER_TUNER_ID']\n"
-        "sys.exit(3) if tid == 'tuner1' else time.sleep(60)\n",
+        "sys.exit(3) if tid == 'chief' else time.sleep(60)\n",
     ]
     begin = time.monotonic()
-    message = "worker tuner1 exited with code 3"
+    message = "the chief exited with code 3; the other processes were stopped"
     with pytest.raises(distributed.LaunchError, match=message) as info:
         distributed.launch(command, 2)
-    assert info.value.tuner_id == "tuner1" and info.value.returncode == 3
+    assert info.value.tuner_id == "chief" and info.value.returncode == 3
+    assert time.monotonic() - begin < 30
+
+
+def test_a_worker_that_stops_the_search_stops_every_process():
+    code = distributed.STOP_EXIT_CODE
+    command = [
+        sys.executable,
+        "-c",
+        "import os, sys, time\n"
+        "tid = os.environ['KERASTUNER_TUNER_ID']\n"
+        f"sys.exit({code}) if tid == 'tuner1' else time.sleep(60)\n",
+    ]
+    begin = time.monotonic()
+    message = f"worker tuner1 exited with code {code}; the other processes were"
+    with pytest.raises(distributed.LaunchError, match=message) as info:
+        distributed.launch(command, 2)
+    assert info.value.tuner_id == "tuner1" and info.value.restarts is None
+    assert time.monotonic() - begin < 30
+
+
+# Each process counts its starts in FOLDER/<id>. In MODE "kill", tuner1
+# kills itself on its first N starts, and the chief waits for the workers'
+# FOLDER/<id>.done. In "fail", tuner1 always exits with code 3, and the
+# chief waits for tuner0's file and N starts of tuner1 (and a second); in
+# "fail+serve" it listens on its port for a minute instead, as KerasTuner's
+# chief does while it waits on a lost worker.
+_FLAKY = """
+import os, signal, socket, sys, time
+folder, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tid = os.environ["KERASTUNER_TUNER_ID"]
+def starts(tuner_id):
+    path = os.path.join(folder, tuner_id)
+    return len(open(path).read()) if os.path.exists(path) else 0
+def done(tuner_id):
+    return os.path.exists(os.path.join(folder, tuner_id + ".done"))
+with open(os.path.join(folder, tid), "a") as f:
+    f.write("x")
+if tid == "chief":
+    if mode == "fail+serve":
+        server = socket.create_server(
+            ("127.0.0.1", int(os.environ["KERASTUNER_ORACLE_PORT"])))
+        time.sleep(60)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (
+        done("tuner0") and (done("tuner1") if mode == "kill" else starts("tuner1") >= n)
+    ):
+        time.sleep(0.05)
+    time.sleep(1)  # For the launcher to see tuner1's last exit.
+    sys.exit(0 if time.time() < deadline else 5)
+print(tid, "start", starts(tid))
+if tid == "tuner1" and mode.startswith("fail"):
+    sys.exit(3)
+if tid == "tuner1" and starts(tid) <= n:
+    os.kill(os.getpid(), signal.SIGKILL)
+open(os.path.join(folder, tid + ".done"), "w").close()
+"""
+
+
+def _starts(folder, tuner_id):
+    return len((folder / tuner_id).read_text())
+
+
+def test_a_dead_worker_is_started_again_with_its_id(tmp_path, capfd):
+    command = [sys.executable, "-c", _FLAKY, str(tmp_path), "2", "kill"]
+    assert distributed.launch(command, 2) == 0
+    captured = capfd.readouterr()
+    assert _starts(tmp_path, "tuner1") == 3 and _starts(tmp_path, "tuner0") == 1
+    assert _starts(tmp_path, "chief") == 1
+    assert "[tuner1] tuner1 start 3" in captured.out.splitlines()
+    lines = captured.err.splitlines()
+    for count in (1, 2):
+        assert (
+            f"[launcher] worker tuner1 exited with code -9; restarting it "
+            f"({count} of {distributed.MAX_RESTARTS})"
+        ) in lines
+
+
+def test_a_worker_out_of_restarts_leaves_the_others_to_finish(tmp_path, capfd):
+    # tuner1 always fails; the chief ends once tuner1 started twice.
+    command = [sys.executable, "-c", _FLAKY, str(tmp_path), "2", "fail"]
+    assert distributed.launch(command, 2, max_restarts=1) == 0
+    assert _starts(tmp_path, "tuner0") == 1 and _starts(tmp_path, "tuner1") == 2
+    lines = capfd.readouterr().err.splitlines()
+    restart = "[launcher] worker tuner1 exited with code 3; restarting it (1 of 1)"
+    assert restart in lines
+    assert any(
+        line.startswith("[launcher] worker tuner1 exited with code 3; giving it up "
+                        "after 1 restart")
+        for line in lines
+    )
+
+
+def test_no_worker_left_stops_a_chief_that_waits_on_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(distributed, "_STUCK_SECONDS", 0.5)
+    command = [sys.executable, "-c", _FLAKY, str(tmp_path), "0", "fail+serve"]
+    begin = time.monotonic()
+    message = (
+        r"no worker is left \(worker tuner1 exited with code 3 after 1 "
+        r"restart\); the chief was stopped"
+    )
+    with pytest.raises(distributed.LaunchError, match=message) as info:
+        distributed.launch(command, 2, max_restarts=1)
+    assert info.value.tuner_id == "tuner1" and info.value.restarts == 1
+    assert _starts(tmp_path, "tuner1") == 2 and _starts(tmp_path, "tuner0") == 1
     assert time.monotonic() - begin < 30
 
 
@@ -309,3 +419,86 @@ def test_cli_runs_a_search_as_a_chief_and_two_workers(tmp_path, npz_dataset):
     assert f"Epochs trained: {trained + earlier:.0f} of {max_trials} trials x 3" in out
     assert (tmp_path / "models" / "toy" / "saved_model.pb").exists()
     assert "\n1\n" not in out  # KerasTuner's debug print is muted
+
+
+def _child(parent, tuner_id):
+    """The pid of `parent`'s child process of `tuner_id`, or `None`."""
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != parent:
+                continue
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if f"{distributed.TUNER_ID}={tuner_id}".encode() in environ:
+            return int(name)
+    return None
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):  # Not there yet, or being written.
+        return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_search_goes_on_after_a_worker_is_killed(tmp_path, npz_dataset, capfd):
+    """SIGKILL a worker once the chief hands it a trial; the trial is retried.
+
+    Runs `launch` here, as `keras-nas run --workers 2` does in its process.
+    """
+    max_trials = 3
+    run_dir = tmp_path / "runs" / "toy"
+    command = [
+        sys.executable, "-m", "keras_nas_cli.main", "run",
+        "--dataset", str(npz_dataset), "--space", "mlp",
+        "--max-trials", str(max_trials), "--epochs", "1", "--no-final-fit",
+        "--ensemble", "1", "--directory", str(tmp_path / "runs"), "--name", "toy",
+        "--export-dir", str(tmp_path / "models"),
+    ]
+    killed = {}
+
+    def kill_a_worker_in_its_first_trial():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = _read_json(run_dir / "oracle.json") or {}
+            if state.get("ongoing_trials"):
+                break
+            time.sleep(0.05)
+        else:
+            return
+        victim, trial_id = sorted(state["ongoing_trials"].items())[0]
+        os.kill(_child(os.getpid(), victim), signal.SIGKILL)
+        trial = _read_json(run_dir / f"trial_{trial_id}" / "trial.json")
+        killed.update(victim=victim, trial_id=trial_id, status=trial["status"])
+
+    killer = threading.Thread(target=kill_a_worker_in_its_first_trial, daemon=True)
+    killer.start()
+    code = distributed.launch(
+        command, WORKERS, env={"CUDA_VISIBLE_DEVICES": ""}, timeout=300
+    )
+    killer.join(timeout=10)
+    captured = capfd.readouterr()
+    out = captured.out + captured.err
+    assert code == 0
+    # Killed mid-trial: the chief still counted the trial as running.
+    assert killed.get("status") == "RUNNING", (killed, out)
+    assert (
+        f"[launcher] worker {killed['victim']} exited with code -9; restarting "
+        f"it (1 of {distributed.MAX_RESTARTS})"
+    ) in captured.err.splitlines()
+    trials = [
+        json.load(open(f)) for f in glob.glob(str(run_dir / "trial_*" / "trial.json"))
+    ]
+    assert sorted(t["trial_id"] for t in trials) == [str(i) for i in range(max_trials)]
+    assert all(t["status"] == "COMPLETED" for t in trials)
+    values = {
+        json.dumps(t["hyperparameters"]["values"], sort_keys=True) for t in trials
+    }
+    assert len(values) == max_trials
+    assert f"{max_trials} completed, 0 failed" in out
