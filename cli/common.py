@@ -74,7 +74,7 @@ def echo_export(path):
 
 
 def excerpt(value, limit=60):
-    """A value as an error message shows it: its text, cut when long.
+    """A value as an error message shows it: its `repr`, cut when long.
 
     Args:
         value: Anything a user gave (an option, a config file's value).
@@ -83,7 +83,7 @@ def excerpt(value, limit=60):
     Returns:
         At most about `limit + 30` characters.
     """
-    text = value if isinstance(value, str) else repr(value)
+    text = repr(value)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"

@@ -130,7 +130,7 @@ def load_config(path):
         text = raw.decode("utf-8")
         config = json.loads(text) if extension == ".json" else _load_yaml(text)
     except (ValueError, RecursionError, yaml.YAMLError) as error:
-        detail = excerpt(" ".join(str(error).split()), 200)
+        detail = " ".join(str(error).split())[:300]
         raise ConfigError(f"{path} is not valid {extension[1:].upper()}: {detail}") from None
     if not isinstance(config, dict):
         raise ConfigError(

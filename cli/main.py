@@ -1,5 +1,6 @@
 """`keras-nas`: run a search, show a run, export its best model."""
 
+import contextlib
 import json
 import os
 import sys
@@ -7,8 +8,11 @@ import sys
 import click
 from keras_nas_cli.bench_command import bench
 from keras_nas_cli.report_command import report
+from keras_nas_cli.common import check_output_folder
 from keras_nas_cli.common import echo_export
+from keras_nas_cli.common import excerpt
 from keras_nas_cli.common import import_keras_nas
+from keras_nas_cli.common import lock_folder
 from keras_nas_cli.common import split_list
 from keras_nas_cli.finetune_command import finetune
 from keras_nas_cli.run_command import run
@@ -17,10 +21,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class OneLineErrors(click.Group):
-    """A click group whose usage errors print one line, never a traceback."""
+    """A click group whose usage errors print one line, never a traceback.
+
+    So does a file that cannot be written (a full disk): the line names the
+    file and what to free (`keras_nas.files.WriteError`), and after `run`
+    says to pass `--resume`; the exit code is 1.
+    """
+
+    RESUMABLE = ("run",)
+    """Commands that continue where they stopped with `--resume`."""
+
+    invoked = None
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        self.invoked = name
+        return name, command, rest
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
+        self.invoked = None
         try:
             return super().main(*args, **kwargs)
         except click.ClickException as error:
@@ -31,6 +51,18 @@ class OneLineErrors(click.Group):
             sys.exit(1)
         except click.exceptions.Exit as done:
             sys.exit(done.exit_code)
+        except OSError as error:
+            click.echo(f"Error: {self._os_error_line(error)}", err=True)
+            sys.exit(1)
+
+    def _os_error_line(self, error):
+        # keras_nas.files (and TensorFlow) is loaded only if a command used it.
+        files = sys.modules.get("keras_nas.files")
+        if files is not None and isinstance(error, files.WriteError):
+            then = "pass --resume to continue"
+            return error.message(then=then if self.invoked in self.RESUMABLE else None)
+        where = f"{error.filename}: " if error.filename else ""
+        return " ".join(f"{where}{error.strerror or error}".split())
 
 
 @click.group(cls=OneLineErrors)
@@ -50,7 +82,17 @@ def app():
 def show(run_dir, top, columns):
     """Show the leaderboard (Pareto fronts for several objectives) of RUN_DIR."""
     run_directory = _open_run(run_dir)
-    click.echo(run_directory.format_leaderboard(top, split_list(columns)))
+    columns = split_list(columns)
+    known = run_directory.metric_names()
+    unknown = [name for name in columns if name not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"{excerpt(', '.join(unknown))} recorded by no trial of {run_dir}; "
+            f"known columns: {', '.join(known) or 'none (no trial has ended)'}.",
+            param_hint="--columns",
+        )
+    click.echo(run_directory.format_leaderboard(top, columns))
+    _warn_missing_checkpoints(run_directory)
     if run_directory.dataset is not None:
         from keras_nas.results import epochs_summary
 
@@ -88,8 +130,19 @@ def export(run_dir, out, overwrite, rule, final_fit, final_epochs, ensemble):
                 f"expected a positive integer, received {value}.", param_hint=option
             )
     run_directory = _open_run(run_dir)
+    check_output_folder("--out", out)
+    with contextlib.ExitStack() as locks:
+        for folder in (run_dir, out):
+            lock_folder(locks, folder, "keras-nas export")
+        _export(run_directory, out, overwrite, rule, final_fit, final_epochs,
+                ensemble)
+
+
+def _export(run_directory, out, overwrite, rule, final_fit, final_epochs, ensemble):
+    """Exports from a locked run folder into a locked export folder."""
     from keras_nas.runs import export_trial
 
+    run_dir = run_directory.path
     try:
         trial, reason = run_directory.select(rule)
     except ValueError as error:
@@ -132,6 +185,17 @@ def export(run_dir, out, overwrite, rule, final_fit, final_epochs, ensemble):
     except (FileExistsError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     echo_export(path)
+
+
+def _warn_missing_checkpoints(run_directory):
+    """Says which completed trials lost their weights (they cannot be exported)."""
+    missing = run_directory.missing_checkpoints()
+    if missing:
+        click.echo(
+            f"Warning: the weights of trial(s) {', '.join(missing)} are missing "
+            f"from {run_directory.path}; those trials cannot be exported.",
+            err=True,
+        )
 
 
 def _run_data(run_directory):

@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from keras_nas_cli.common import check_choice
+from keras_nas_cli.common import check_output_folder
 from keras_nas_cli.common import echo_export
 from keras_nas_cli.common import excerpt
 from keras_nas_cli.common import import_keras_nas
@@ -60,8 +61,9 @@ class StrategyOption(click.Option):
                     "options, with underscores); options given here win."))
 @click.option("--dataset", default="digits", show_default=True,
               help="digits, tfds:NAME[:SPLIT], or a .npz (x, y) / .csv file.")
-@click.option("--space", default="convnet", show_default=True,
-              help="Search space: mlp, convnet or nb201.")
+@click.option("--space", default="auto", show_default=True,
+              help=("Search space: auto (convnet for images, mlp for "
+                    "features), mlp, convnet or nb201."))
 @click.option("--strategy", cls=StrategyOption, default="random",
               show_default=True)
 @click.option("--max-trials", default=10, show_default=True, type=int,
@@ -155,7 +157,7 @@ def run(ctx, config_path, overwrite, **options):
     space_name, space_options = split_named(settings["space"])
     strategy_name, strategy_options = split_named(settings["strategy"])
     check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES))
-    check_choice("--space", space_name, sorted(kn.spaces.SPACES))
+    check_choice("--space", space_name, ["auto", *sorted(kn.spaces.SPACES)])
     check_choice("--task", settings["task"], TASKS)
     check_choice("--early-stopping", settings["early_stopping"], EARLY_STOPPING)
     if settings["eta"] < 2:
@@ -170,13 +172,7 @@ def run(ctx, config_path, overwrite, **options):
         raise click.UsageError("--quiet and --verbose cannot be combined.")
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
-    name = settings["name"]
-    if name is None:
-        name = _default_name(settings["dataset"], space_name, strategy_name)
-    run_dir = os.path.join(settings["directory"], name)
-    export_path = os.path.join(settings["export_dir"], name)
-    _check_paths(settings, name, run_dir, export_path, role)
-    existing = role != "worker" and _check_run_folder(run_dir, overwrite)
+    _check_outputs(settings, role)
     try:
         data = kn.datasets.load_dataset(
             settings["dataset"], seed=settings["seed"], task=_task(settings),
@@ -187,6 +183,15 @@ def run(ctx, config_path, overwrite, **options):
             " ".join(str(error).split()),
             param_hint=_dataset_hint(str(error)),
         ) from None
+    if space_name == "auto":
+        space_name = kn.spaces.default_space(data.input_shape)
+    name = settings["name"]
+    if name is None:
+        name = _default_name(settings["dataset"], space_name, strategy_name)
+    run_dir = os.path.join(settings["directory"], name)
+    export_path = os.path.join(settings["export_dir"], name)
+    _check_run_paths(settings, name, run_dir, export_path, role)
+    existing = role != "worker" and _check_run_folder(run_dir, overwrite)
     try:
         objectives = [
             data.task.objective(n) for n in split_list(settings["objective"]) or [None]
@@ -376,38 +381,53 @@ def max_workers():
     return max(2, os.cpu_count() or 1)
 
 
-def _check_paths(settings, name, run_dir, export_path, role):
-    """Refuses, before anything is read or written, paths a run cannot use.
+def _check_outputs(settings, role):
+    """Refuses, before any data is read, folders a run cannot use.
 
-    The run folder must be one name inside `--directory` and the export one
-    inside `--export-dir`; every output folder must be a folder that exists
-    or can be created; `--warm-start` must be a folder.
+    `--name`, when given, must be one folder name; every output folder must
+    be a folder that exists or can be created; `--warm-start` a folder.
     """
-    from keras_nas import output_paths
-
-    try:
-        output_paths.check_folder_name(name)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--name") from None
-    checks = [("--directory", settings["directory"], None),
-              ("--name", run_dir, settings["directory"])]
+    if settings["name"] is not None:
+        _check_name(settings["name"])
+    checks = [("--directory", settings["directory"])]
     if role != "worker":
-        checks += [("--export-dir", settings["export_dir"], None),
-                   ("--export-dir", export_path, settings["export_dir"])]
+        checks.append(("--export-dir", settings["export_dir"]))
         if settings["tensorboard"] is not None:
-            checks.append(("--tensorboard", settings["tensorboard"], None))
-    for option, path, root in checks:
-        try:
-            if root is not None:
-                output_paths.check_inside(path, root)
-            output_paths.check_output_folder(path)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint=option) from None
+            checks.append(("--tensorboard", settings["tensorboard"]))
+    for option, path in checks:
+        check_output_folder(option, path)
     warm_start = settings["warm_start"]
     if warm_start is not None and not os.path.isdir(warm_start):
         raise click.BadParameter(
             f"{excerpt(warm_start)} is not a folder.", param_hint="--warm-start"
         )
+
+
+def _check_name(name):
+    from keras_nas.output_paths import check_folder_name
+
+    try:
+        check_folder_name(name)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--name") from None
+
+
+def _check_run_paths(settings, name, run_dir, export_path, role):
+    """The run folder must be one name inside `--directory`, the export one
+    inside `--export-dir` (links followed), both writable, before anything
+    is written."""
+    from keras_nas.output_paths import check_inside
+
+    _check_name(name)
+    checks = [("--name", run_dir, settings["directory"])]
+    if role != "worker":
+        checks.append(("--export-dir", export_path, settings["export_dir"]))
+    for option, path, root in checks:
+        try:
+            check_inside(path, root)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=option) from None
+        check_output_folder(option, path)
 
 
 
@@ -484,11 +504,12 @@ def _default_name(dataset, space, strategy):
 
 
 def _write_dataset_file(run_dir, settings):
+    from keras_nas.files import write_json_atomically
     from keras_nas.runs import DATASET_FILE
 
     keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size")
-    with open(os.path.join(run_dir, DATASET_FILE), "w") as f:
-        json.dump({key: settings[key] for key in keys}, f, indent=2)
+    write_json_atomically(os.path.join(run_dir, DATASET_FILE),
+                          {key: settings[key] for key in keys}, indent=2)
 
 
 def _check_same_run(run_dir, requested):

@@ -1,7 +1,8 @@
-"""Every private KerasTuner and TensorFlow name keras-nas relies on.
+"""Every private KerasTuner, Keras and TensorFlow name keras-nas relies on.
 
 KerasTuner keeps the helpers a custom `Tuner` needs under `keras_tuner.src`,
-and some of an oracle's state in underscored attributes; TensorFlow keeps
+and some of an oracle's state in underscored attributes; Keras writes a
+`.weights.h5` file to memory only with `keras.src.saving.saving_lib`; TensorFlow keeps
 its gradient registry under `tensorflow.python`. None of them is public, so
 they may move in any release. keras-nas reaches them only through this
 module, and `check()` (run by the test suite) verifies that each is still
@@ -10,9 +11,12 @@ where it was, naming the installed version when one has moved.
 Tested range: KerasTuner `TESTED_KERAS_TUNER` (pinned in `setup.cfg`).
 """
 
+import io
+import os
 import tempfile
 
 import keras_tuner as kt
+import tensorflow as tf
 
 TESTED_KERAS_TUNER = ">=1.4.7,<1.5"
 """The KerasTuner versions these names were checked against."""
@@ -33,6 +37,7 @@ TUNER_HOOKS = (
 """Underscored `keras_tuner.Tuner` methods `NASTuner` overrides or calls."""
 
 ORACLE_HOOKS = (
+    "_save_trial",
     "_duplicate",
     "_record_values",
     "_compute_values_hash",
@@ -42,7 +47,7 @@ ORACLE_HOOKS = (
     "_check_objective_found",
 )
 """Underscored `keras_tuner.Oracle` methods keras-nas calls (through here)
-or overrides (`_check_objective_found`, in `NASOracle`)."""
+or overrides (`_check_objective_found` and `_save_trial`, in `NASOracle`)."""
 
 ORACLE_ATTRIBUTES = (
     "_retry_queue",
@@ -195,9 +200,57 @@ def oracle_file(oracle):
     return oracle._get_oracle_fname()
 
 
+def save_state_atomically(oracle):
+    """Makes a KerasTuner oracle write its state files durably.
+
+    KerasTuner's own oracles write `oracle.json` (`save`) and each
+    `trial.json` (`_save_trial`) in place, so a crash or a full disk during
+    the write leaves a partial file. For an oracle whose class keeps
+    KerasTuner's versions of both methods, they are replaced on this
+    instance by versions that write through `keras_nas.files.write_json_atomically`
+    (`NASOracle` already does); other oracles are left as they are.
+    Idempotent.
+
+    Args:
+        oracle: A `keras_tuner.Oracle`.
+    """
+    from keras_nas.files import write_json_atomically
+
+    if not isinstance(oracle, _oracle.Oracle):
+        return  # A distributed worker's client: the chief writes.
+    cls = type(oracle)
+    if (cls.save is not _oracle.Oracle.save
+            or cls._save_trial is not _oracle.Oracle._save_trial):
+        return
+
+    def save():
+        write_json_atomically(oracle_file(oracle), oracle.get_state())
+
+    def save_trial(trial):
+        path = os.path.join(trial_dir(oracle, trial.trial_id), "trial.json")
+        write_json_atomically(path, trial.get_state())
+
+    oracle.save = save
+    oracle._save_trial = save_trial
+
+
 def trial_dir(oracle, trial_id):
-    """The folder of one trial's files."""
-    return oracle._get_trial_dir(trial_id)
+    """The folder of one trial's files, created if absent.
+
+    Raises:
+        keras_nas.files.WriteError: If it cannot be created (a full disk:
+            TensorFlow's `ResourceExhaustedError` names no folder itself).
+    """
+    try:
+        return oracle._get_trial_dir(trial_id)
+    except (OSError, tf.errors.OpError) as error:
+        from keras_nas.files import write_error
+
+        folder = os.path.join(project_dir(oracle), f"trial_{trial_id}")
+        failure = write_error(folder, error)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def project_dir(oracle):
@@ -213,6 +266,32 @@ def set_project_dir(oracle, directory, project_name):
 def worker_oracle(oracle):
     """The oracle a distributed worker's client stands for, else `oracle`."""
     return getattr(oracle, "_oracle", oracle)
+
+
+def weights_file(model):
+    """The `.weights.h5` file `model.save_weights` would write, in memory.
+
+    HDF5 writes its files itself and, when the disk fills during the write,
+    may crash the process as it closes the file (h5py #914, #1120). Built in
+    memory, the file reaches the disk through ordinary Python writes, which
+    fail cleanly (see `keras_nas.files.save_weights_atomically`).
+
+    Args:
+        model: A built `keras.Model`.
+
+    Returns:
+        The file's bytes, as a `memoryview`; `model.load_weights` reads the
+        file they make.
+    """
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(model, store, None, "", set())
+    finally:
+        store.close()
+    return buffer.getbuffer()
 
 
 def gradient_registry():
@@ -258,6 +337,19 @@ def check():
             raise _moved("keras_tuner MetricsTracker.metrics (a dict)")
     finally:
         release_oracle_locks(oracle)
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError as error:
+        raise CompatibilityError(
+            f"keras-nas cannot find keras.src.saving.saving_lib: {error}"
+        ) from None
+    for name in ("H5IOStore", "_save_state"):
+        if not callable(getattr(saving_lib, name, None)):
+            raise CompatibilityError(
+                f"keras-nas cannot find keras.src.saving.saving_lib.{name} "
+                "(used to write weights files in memory); update "
+                "keras_nas/compat.py."
+            )
     try:
         registry = gradient_registry()
     except (ImportError, AttributeError) as error:

@@ -11,6 +11,11 @@ path/
   metrics.json                      # its metrics, including "params"
 ```
 
+The folder is written durably (`keras_nas.files.save_folder_atomically`):
+under a hidden staging name next to it, synced, then renamed into place. A
+staging folder left by a killed export is removed by the next export to the
+same path.
+
 The SavedModel loads with TensorFlow alone, without Keras or keras_nas. Keep a
 reference to the loaded object before calling it (`m = tf.saved_model.load(p);
 m.serve(x)`): TensorFlow 2.21 fails on `tf.saved_model.load(p).serve(x)`.
@@ -19,12 +24,16 @@ m.serve(x)`): TensorFlow 2.21 fails on `tf.saved_model.load(p).serve(x)`.
 import dataclasses
 import json
 import pathlib
-import shutil
-import tempfile
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_nas.engine.failures import first_line
+from keras_nas.files import CorruptFileError
+from keras_nas.files import read_json as _read_json
+from keras_nas.files import save_folder_atomically
 
 SAVED_MODEL_FILE = "saved_model.pb"
 KERAS_FILE = "model.keras"
@@ -45,9 +54,11 @@ def export_saved_model(
     NumPy scalars and arrays in both dicts are written as Python numbers and
     lists.
 
-    The folder is written next to `path` under a temporary name and renamed
-    into place at the end, so an interrupted export never leaves a folder
-    that looks complete.
+    The folder is written next to `path` under a hidden temporary name
+    (`.NAME.tmp-<pid>-XXXX`), synced to disk and renamed into place at the
+    end, so an interrupted export never leaves a folder that looks
+    complete; temporary folders of `path` left by killed exports are
+    removed.
 
     Args:
         model: A built `keras.Model`.
@@ -71,6 +82,8 @@ def export_saved_model(
             non-empty folder that is not a previous export.
         FileExistsError: If `path` is a non-empty folder and `overwrite` is
             False.
+        keras_nas.files.WriteError: If the folder cannot be written (a
+            full disk), naming `path`.
 
     Example:
 
@@ -98,15 +111,9 @@ def export_saved_model(
                                     "architecture"),
         METRICS_FILE: _to_json(metrics, "metrics"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(
-        tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    save_folder_atomically(
+        path, lambda staging: _write_folder(model, pathlib.Path(staging), texts)
     )
-    try:
-        _write_folder(model, staging, texts)
-        _move_into_place(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
@@ -185,17 +192,6 @@ def _write_folder(model, folder, texts):
     model.save(folder / KERAS_FILE)
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
-
-
-def _move_into_place(staging, path):
-    """Renames `staging` to `path`, first moving aside whatever is there."""
-    if not path.exists():
-        staging.rename(path)
-        return
-    old = staging.with_name(staging.name + ".old")
-    path.rename(old)
-    staging.rename(path)
-    shutil.rmtree(old)
 
 
 @dataclasses.dataclass
@@ -287,8 +283,54 @@ def load_exported(path):
     )
 
 
+def load_keras_model(path):
+    """Loads the Keras file `model.keras` of an export folder, uncompiled.
+
+    Args:
+        path: The export folder (str or path-like).
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        FileNotFoundError: If the folder holds no `model.keras`.
+        keras_nas.files.CorruptFileError: If `model.keras` is truncated or
+            is not a Keras file, naming it.
+
+    Example:
+
+    ```python
+    model = load_keras_model("saved_models/best")
+    ```
+    """
+    path = pathlib.Path(path)
+    file = path / KERAS_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"Received an invalid value for `export_dir`, expected an export "
+            f"folder holding {KERAS_FILE}. Received: export_dir={str(path)!r}"
+        )
+    # Keras reports a damaged file as "File not found".
+    if not zipfile.is_zipfile(file):
+        raise CorruptFileError(
+            file, f"not a whole {KERAS_FILE} zip file: truncated or overwritten; "
+            "export the model again"
+        )
+    try:
+        return keras.saving.load_model(file, compile=False)
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CorruptFileError(
+            file, f"{first_line(error)}; export the model again"
+        ) from None
+
+
 def read_json(file):
-    """Returns the JSON dict in `file` (a `pathlib.Path`), or {} if there is none."""
+    """Returns the JSON dict in `file` (a `pathlib.Path`), or {} if there is none.
+
+    Raises:
+        keras_nas.files.CorruptFileError: If `file` is not valid JSON,
+            naming it.
+    """
     if not file.is_file():
         return {}
-    return json.loads(file.read_text(encoding="utf-8"))
+    return _read_json(file)

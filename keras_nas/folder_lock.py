@@ -11,7 +11,6 @@ holder's process id and command for the refusal message.
 
 import os
 import threading
-import time
 
 try:
     import fcntl
@@ -28,8 +27,8 @@ class FolderLockedError(RuntimeError):
 
     Attributes:
         folder: The locked folder.
-        holder: What the lock file says of its holder (`pid`, `command`,
-            `since`), `{}` if it could not be read.
+        holder: What the lock file says of its holder (`pid`, `command`),
+            `{}` if it could not be read.
     """
 
     def __init__(self, folder, holder):
@@ -131,10 +130,13 @@ def _lock(descriptor):
 
 
 def _write_holder(descriptor, command):
-    text = f"{os.getpid()}\n{command}\n{time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+    text = f"{os.getpid()}\n{command}\n".encode()
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    if os.read(descriptor, len(text) + 1) == text:
+        return  # the same holder again: nothing to write
     os.ftruncate(descriptor, 0)
     os.lseek(descriptor, 0, os.SEEK_SET)
-    os.write(descriptor, text.encode())
+    os.write(descriptor, text)
 
 
 def _read_holder(descriptor):
@@ -143,7 +145,7 @@ def _read_holder(descriptor):
         lines = os.read(descriptor, 1024).decode(errors="replace").splitlines()
     except OSError:
         return {}
-    holder = dict(zip(("pid", "command", "since"), lines))
+    holder = dict(zip(("pid", "command"), lines))
     if not holder.get("pid", "").isdigit():
         return {}
     return holder

@@ -10,9 +10,11 @@ A task owns everything that depends on the kind of target:
 
 Class labels may be integers, strings, Booleans or one-hot rows: `fit`
 records the classes in sorted order (`class_names`) and `encode` maps labels
-to their indices. Regression targets are standardised for training: the
-head's linear units learn `(y - mean) / std` of the training targets and a
-fixed `keras.layers.Normalization(invert=True)` returns predictions in the
+to their indices; it keeps labels it has encoded, so data encoded once (as
+`keras_nas.datasets.DatasetSplits` holds it) may be encoded again.
+Regression targets are standardised for training: the head's linear units
+learn `(y - mean) / std` of the training targets and a fixed
+`keras.layers.Normalization(invert=True)` returns predictions in the
 original units, so a served model needs no post-processing and the loss and
 metrics are reported in the original units.
 
@@ -134,6 +136,10 @@ class Task:
     def encode(self, y, name="y"):
         """Turns labels into the numeric array the model trains on.
 
+        Idempotent: labels this task has encoded come back unchanged (for
+        classification, labels that are all class names are mapped, labels
+        that are all class indices kept).
+
         Args:
             y: Labels, in any form `fit` accepts.
             name: The argument's name, for error messages.
@@ -226,6 +232,8 @@ class _ClassificationTask(Task):
     default_objective = "val_accuracy"
     metric_names = ("accuracy", "precision", "recall", "f1")
     maximised = ("accuracy", "precision", "recall", "f1")
+    encoded_dtype = None
+    """The dtype of the labels `encode` returns."""
 
     def __init__(self, class_names=None):
         self.class_names = None if class_names is None else [
@@ -279,8 +287,20 @@ class _ClassificationTask(Task):
         return [_scalar(c) for c in classes]
 
     def _indices(self, y, name):
-        """Class indices of labels under the fitted `class_names`."""
-        y = _column(_as_array(name, y))
+        """Class indices of labels: class names mapped, class indices kept.
+
+        This makes `encode` idempotent: the class indices it returns (which
+        `DatasetSplits` holds) come back unchanged, so labels encoded by
+        `keras_nas.datasets.load_dataset` can be given to `NASTuner.search`
+        or `export` like raw labels. Labels that are all class names are
+        mapped to their indices; otherwise labels that are all whole numbers
+        in `[0, num_classes)` are indices already. When both readings fit and
+        differ (numeric class names other than `0..K-1`, such as `[1, 2]`,
+        and labels holding only `1`), one-hot rows and labels of `encode`'s
+        own dtype (`encoded_dtype`) are indices, other labels class names.
+        """
+        raw = _as_array(name, y)
+        y = _column(raw)
         if y.ndim != 1:
             raise TaskError(
                 f"Received an invalid value for `{name}`: the {self.name} task "
@@ -291,17 +311,28 @@ class _ClassificationTask(Task):
             self._classes_of(y, name)  # refuses non-whole floats
             y = y.astype("int64")
         lookup = {c: i for i, c in enumerate(self.class_names)}
-        indices = np.empty(len(y), dtype="int32")
-        for i, label in enumerate(y.tolist()):
-            index = lookup.get(label)
-            if index is None:
-                raise TaskError(
-                    f"Received an invalid value for `{name}`: label {label!r} "
-                    f"is not one of the task's classes {_shown(self.class_names)}. "
-                    f"Received: {name}[{i}]={label!r}"
-                )
-            indices[i] = index
-        return indices
+        by_name = [lookup.get(label) for label in y.tolist()]
+        named = None not in by_name
+        indexed = _label_kind(y) == "int" and bool(
+            ((y >= 0) & (y < len(self.class_names))).all()
+        )
+        as_indices = _is_one_hot(raw) or raw.dtype == self.encoded_dtype
+        if named and not (indexed and as_indices):
+            return np.array(by_name, dtype="int32")
+        if indexed:
+            return y.astype("int32")
+        unknown = [i for i, index in enumerate(by_name) if index is None]
+        if _label_kind(y) == "int":  # Point at a label that is no index either.
+            unknown = [i for i in unknown if not 0 <= y[i] < len(lookup)] or unknown
+        label = _scalar(y[unknown[0]])
+        indices = f" nor a class index in [0, {len(lookup)})" if (
+            _label_kind(y) == "int" and self.class_names != list(range(len(lookup)))
+        ) else ""
+        raise TaskError(
+            f"Received an invalid value for `{name}`: label {label!r} is not "
+            f"one of the task's classes {_shown(self.class_names)}{indices}. "
+            f"Received: {name}[{unknown[0]}]={label!r}"
+        )
 
     def get_config(self):
         return {**super().get_config(), "class_names": self.class_names}
@@ -319,6 +350,7 @@ class Multiclass(_ClassificationTask):
     """
 
     name = "multiclass"
+    encoded_dtype = np.dtype("int32")
 
     def __init__(self, num_classes=None, class_names=None):
         super().__init__(class_names)
@@ -408,6 +440,7 @@ class Binary(_ClassificationTask):
     """
 
     name = "binary"
+    encoded_dtype = np.dtype("float32")
     metric_names = (*_ClassificationTask.metric_names, "auc")
     maximised = (*_ClassificationTask.maximised, "auc")
 

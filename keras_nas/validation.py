@@ -5,6 +5,15 @@ import numbers
 
 import numpy as np
 
+MAX_FEATURE_MAGNITUDE = float(np.sqrt(np.finfo(np.float32).max))
+"""The largest feature magnitude accepted, about 1.8e19 (the square root of
+the largest float32).
+
+A feature's variance is at most the square of its largest magnitude, so
+below this bound the variance that input normalisation divides by (and any
+square of a feature) is a finite float32; beyond it the scaling overflows.
+"""
+
 
 def check_positive_int(name, value, allow_none=False):
     """Checks that `value` is a positive integer.
@@ -227,7 +236,8 @@ def check_fit_data(space, fit_args, fit_kwargs):
 
     Raises:
         ValueError: If samples do not have the space's input shape, or hold
-            NaN or infinite values.
+            NaN or infinite values or values of a magnitude above
+            `MAX_FEATURE_MAGNITUDE`.
     """
     x, _ = fit_data(fit_args, fit_kwargs)
     inputs = [("x", x)]
@@ -250,4 +260,14 @@ def check_fit_data(space, fit_args, fit_kwargs):
                 raise ValueError(
                     f"Received an invalid value for `{name}`: {int(bad.sum())} "
                     f"NaN or infinite values, the first at index {first}."
+                )
+            large = np.abs(value) > MAX_FEATURE_MAGNITUDE
+            if large.any():
+                first = np.argwhere(large)[0].tolist()
+                raise ValueError(
+                    f"Received an invalid value for `{name}`: {int(large.sum())} "
+                    f"values of magnitude above {MAX_FEATURE_MAGNITUDE:.3g}, the "
+                    f"first at index {first} (it is {value[tuple(first)]:.3g}): "
+                    "their variance overflows float32 when inputs are scaled; "
+                    "rescale those features."
                 )

@@ -109,3 +109,16 @@ def test_two_objectives_a_budget_and_a_rule(tmp_path, npz_dataset):
     assert "front" in shown.output and "val_f1" in shown.output and "latency_ms" in shown.output
     again = invoke("export", run_dir, "--out", tmp_path / "small", "--select", "val_accuracy, flops<=1")
     assert again.exit_code == 2 and "flops<=1" in again.output
+
+
+def test_default_space_follows_the_data(tmp_path, npz_dataset, npz_images):
+    from keras_nas.spaces import default_space
+
+    assert default_space((8, 8, 1)) == "convnet"
+    assert default_space((6,)) == "mlp" and default_space((80, 2)) == "mlp"
+    args = list(run_args(tmp_path, npz_dataset, "--max-trials", 1,
+                         "--no-final-fit", "--ensemble", 1))
+    del args[args.index("--space"):args.index("--space") + 2]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "RandomSearchOracle on mlp" in result.output

@@ -9,9 +9,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_nas.export import export_saved_model
 from keras_nas.export import load_exported
+from keras_nas.files import WriteError
 
 ARCHITECTURE = {
     "space": "convnet",
@@ -151,3 +153,37 @@ def test_failed_export_leaves_no_folder(trained, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_saved_model(model, tmp_path / "e")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_during_export_names_the_folder(trained, tmp_path, monkeypatch):
+    model, _ = trained
+
+    def full_disk(*args, **kwargs):
+        # What TensorFlow raises when the disk fills while it saves.
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "variables/part-00000; No space left on device"
+        )
+
+    monkeypatch.setattr(model, "export", full_disk)
+    with pytest.raises(WriteError) as caught:
+        export_saved_model(model, tmp_path / "e")
+    assert str(caught.value) == (
+        f"cannot write {tmp_path / 'e'}: No space left on device; free space there."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_removes_staging_folders_of_killed_exports(trained, tmp_path):
+    model, _ = trained
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    stale = tmp_path / f".e.tmp-{child.pid}-k1ll3d"
+    (stale / "variables").mkdir(parents=True)
+    running = tmp_path / f".e.tmp-{os.getpid()}-runn1n"  # a live export's
+    running.mkdir()
+    other = tmp_path / f".other.tmp-{child.pid}-k1ll3d"  # another export's
+    other.mkdir()
+    export_saved_model(model, tmp_path / "e")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["e", running.name, other.name]
+    )

@@ -173,4 +173,6 @@ def test_search_killed_with_sigkill_resumes_to_the_full_budget(tmp_path, npz_dat
     assert len(values) == max_trials
     # The controller's weights were saved beside the oracle and reloaded.
     assert glob.glob(os.path.join(run_dir, "dls_controller_*.npz"))
+    # Temporary files of writes the kills interrupted are gone.
+    assert not glob.glob(os.path.join(run_dir, "**", "*.tmp-*"), recursive=True)
     assert (tmp_path / "models" / "toy" / "saved_model.pb").exists()

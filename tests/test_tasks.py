@@ -72,6 +72,45 @@ def test_a_wrong_explicit_task_is_one_line_naming_it(task, y, message):
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "task, y",
+    [
+        (tasks.Binary(), np.array(["cat", "dog", "dog"])),
+        (tasks.Multiclass(), np.array(["a", "c", "b"])),
+        (tasks.Binary(), np.array([True, False, True])),
+        (tasks.Binary(), np.array([3, 7, 7])),
+        (tasks.Binary(), np.array([1, 2, 1])),
+        (tasks.Binary(class_names=[1, 0]), np.array([0, 1, 1])),
+        (tasks.Multiclass(), np.array([-1, 0, 1, 1])),
+        (tasks.Multiclass(), np.array([0.0, 2.0, 1.0])),
+        (tasks.Multiclass(3), np.eye(3)[[2, 0, 1]]),
+        (tasks.Binary(), np.eye(2)[[1, 0]]),
+    ],
+)
+def test_encode_keeps_labels_it_encoded(task, y):
+    task = task.fit(y)
+    encoded = task.encode(y)
+    np.testing.assert_array_equal(task.encode(encoded), encoded)
+    # Also parts holding only some classes, as a small split may.
+    np.testing.assert_array_equal(task.encode(encoded[1:2]), encoded[1:2])
+
+
+def test_class_indices_are_read_as_such_and_names_as_names():
+    text = tasks.Multiclass(class_names=["a", "b", "c"])
+    np.testing.assert_array_equal(text.encode(np.array([2, 0])), [2, 0])
+    np.testing.assert_array_equal(text.encode(np.eye(3)[[1, 2]]), [1, 2])
+    # Labels 1 and 2 are both class names and indices of [1, 2]: raw labels
+    # (int64 here) are names, labels of encode's dtype (float32) indices.
+    ones = tasks.Binary().fit(np.array([1, 2]))
+    assert ones.encode(np.array([1, 1]))[:, 0].tolist() == [0.0, 0.0]
+    assert ones.encode(np.array([[1.0]], "float32"))[:, 0].tolist() == [1.0]
+    with pytest.raises(tasks.TaskError, match=r"`y`: label 5 is not one of the "
+                                              r"task's classes \['a', 'b', 'c'\] nor "
+                                              r"a class index in \[0, 3\)\. "
+                                              r"Received: y\[1\]=5$"):
+        text.encode(np.array([0, 5]))
+
+
 def test_unknown_labels_and_objectives_are_refused():
     task = tasks.Multiclass().fit(np.array([0, 1, 2]))
     with pytest.raises(tasks.TaskError, match=r"`y_test`: label 7 is not one"):
@@ -221,6 +260,17 @@ def test_features_with_nan_are_refused_before_training(tmp_path):
                         directory=tmp_path, seed=0, verbose=0)
     with pytest.raises(ValueError, match=r"`x`: 1 NaN or infinite values, the "
                                          r"first at index \[3, 2\]"):
+        tuner.search(x, y, epochs=1)
+    assert not tuner.oracle.trials
+
+
+def test_features_whose_scaling_overflows_float32_are_refused(tmp_path):
+    x, y = _tabular("multiclass")
+    x[5, 1] = -1e20
+    tuner = kn.NASTuner(kn.spaces.MLP(x.shape[1:], num_classes=3), max_trials=1,
+                        directory=tmp_path, seed=0, verbose=0)
+    with pytest.raises(ValueError, match=r"`x`: 1 values of magnitude above "
+                                         r"1.84e\+19, the first at index \[5, 1\]"):
         tuner.search(x, y, epochs=1)
     assert not tuner.oracle.trials
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_nas.darts.heatmap import save_alpha_heatmap
 from keras_nas.darts.search import DartsSearch
+from keras_nas.files import save_weights_atomically
 from keras_nas.files import write_json_atomically
 
 STATE_FILE = "darts_state.json"
@@ -127,9 +128,7 @@ class _SaveEachEpoch(keras.callbacks.Callback):
         alphas = self.search.alphas()
         self.history.append({"epoch": epoch + 1, "logs": logs, "alphas": alphas})
         self.epoch = epoch + 1
-        temporary = self.run.path("darts_supernet.tmp.weights.h5")
-        self.search.save_weights(temporary)
-        os.replace(temporary, self.run.path(WEIGHTS_FILE))
+        save_weights_atomically(self.search.supernet, self.run.path(WEIGHTS_FILE))
         write_json_atomically(
             self.run.path(ALPHAS_FILE),
             {"decisions_by_epoch": [

@@ -17,6 +17,7 @@ from keras_nas import tasks
 from keras_nas.datasets.splits import DatasetError
 from keras_nas.datasets.splits import check_fractions
 from keras_nas.datasets.splits import split_dataset
+from keras_nas.validation import MAX_FEATURE_MAGNITUDE
 
 _ACCEPTED_FORMS = (
     "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
@@ -56,9 +57,10 @@ def load_dataset(
       hold numbers or text (class names).
 
     uint8 features are divided by 255 (the digits by 16), other numeric
-    features are cast to float32 unchanged; NaN or infinite features are
-    refused. Images of shape `(N, H, W)` get a channel axis; tabular
-    features `(N, F)` stay 2-D.
+    features are cast to float32 unchanged; NaN or infinite features, and
+    features of a magnitude above about 1.8e19 (whose variance overflows
+    float32), are refused. Images of shape `(N, H, W)` get a channel axis;
+    tabular features `(N, F)` stay 2-D.
 
     The task comes from `task`, or is detected from the labels
     (`keras_nas.tasks.detect_task`). A classification task is fitted on all
@@ -342,13 +344,17 @@ def _checked(x, y, source):
 
 
 def _as_features(x, source):
-    """Scales uint8 to [0, 1], casts to float32, adds a channel to images."""
+    """Scales uint8 to [0, 1], casts to float32, adds a channel to images.
+
+    NaN or infinite values are refused, and so are values of a magnitude
+    above `keras_nas.validation.MAX_FEATURE_MAGNITUDE` (about 1.8e19, the
+    square root of the largest float32): the variance of such a feature
+    overflows float32 when the model scales its inputs.
+    """
     if x.dtype.kind not in "biuf":
         raise DatasetError(
             f"Features in {source} must be numeric. Received dtype: {x.dtype}"
         )
-    with np.errstate(over="ignore"):  # Too large for float32: refused below.
-        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim not in (2, 4):
@@ -358,18 +364,34 @@ def _as_features(x, source):
         )
     bad = ~np.isfinite(x)
     if bad.any():
-        first = np.argwhere(bad)[:5]
-        rows = first[:, 0].tolist()
-        if x.ndim == 2:
-            where = f"columns {first[:, 1].tolist()}"
-        else:
-            where = f"positions {[tuple(p) for p in first[:, 1:].tolist()]}"
         raise DatasetError(
             f"Features in {source} hold {int(bad.sum()):,} NaN or infinite "
-            f"values (as float32), first at rows {rows} {where} (0-based "
-            "sample and feature indices); fill or drop them before loading."
+            f"values, first at {_positions(bad)}; fill or drop them before "
+            "loading."
+        )
+    with np.errstate(over="ignore"):  # Too large for float32: refused below.
+        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    large = np.abs(x) > MAX_FEATURE_MAGNITUDE  # Overflowed ones are inf.
+    if large.any():
+        raise DatasetError(
+            f"Features in {source} hold {int(large.sum()):,} values of "
+            f"magnitude above {MAX_FEATURE_MAGNITUDE:.3g} (the square root of "
+            f"the largest float32), first at {_positions(large)}: their "
+            "variance overflows float32 when the model scales its inputs; "
+            "rescale them (other units, a logarithm) before loading."
         )
     return x
+
+
+def _positions(mask):
+    """Where the first few `True` values of a feature mask are, in words."""
+    first = np.argwhere(mask)[:5]
+    rows = first[:, 0].tolist()
+    if mask.ndim == 2:
+        where = f"columns {first[:, 1].tolist()}"
+    else:
+        where = f"positions {[tuple(p) for p in first[:, 1:].tolist()]}"
+    return f"rows {rows} {where} (0-based sample and feature indices)"
 
 
 def _as_labels(y, source):

@@ -27,7 +27,8 @@ class DatasetSplits:
     (`task.encode`): int32 class indices in `0..num_classes - 1` for
     `multiclass`, float32 0/1 of shape `(N, 1)` for `binary` (1 is
     `task.class_names[1]`), float32 of shape `(N, targets)` for
-    `regression`.
+    `regression`. They may be given to `NASTuner.search` and `export` as
+    they are, with `task` as the space's task (`task.encode` keeps them).
 
     Attributes:
         name: Short name of the dataset, used in summaries.

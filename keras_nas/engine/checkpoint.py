@@ -1,11 +1,47 @@
-"""`BestWeights`: keep a trial's best epoch in memory, write it once."""
+"""`BestWeights`: keep a trial's best epoch in memory, write it once.
+
+The checkpoint is written durably (`keras_nas.files.save_weights_atomically`),
+so a trial whose file says COMPLETED always has a whole checkpoint; reading
+one that is missing or damaged raises `CorruptCheckpointError`, naming it.
+"""
 
 import contextlib
-import json
+import os
 
 import keras
+import tensorflow as tf
 
 from keras_nas.engine.failures import build_trial_model
+from keras_nas.engine.failures import first_line
+from keras_nas.files import CorruptFileError
+from keras_nas.files import read_json
+from keras_nas.files import save_weights_atomically
+
+
+class CorruptCheckpointError(CorruptFileError):
+    """A trial's checkpoint is missing, damaged, or of another architecture.
+
+    A `ValueError` (through `keras_nas.files.CorruptFileError`).
+
+    Args:
+        path: The checkpoint file.
+        detail: What is wrong with it (one line).
+        missing: Whether the file does not exist.
+
+    Attributes:
+        path: As given.
+        detail: As given.
+        missing: As given.
+    """
+
+    def __init__(self, path, detail, missing=False):
+        super().__init__(path, detail)
+        self.missing = missing
+        state = "is missing" if missing else "is corrupt"
+        self.args = (f"The checkpoint {self.path} {state} ({self.detail}).",)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.detail, self.missing)
 
 
 class BestWeights(keras.callbacks.Callback):
@@ -42,7 +78,7 @@ class BestWeights(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
-        self.model.save_weights(self.filepath)
+        save_weights_atomically(self.model, self.filepath)
 
 
 def restore_weights(model, filepath):
@@ -57,10 +93,29 @@ def restore_weights(model, filepath):
 
     Returns:
         The model.
+
+    Raises:
+        CorruptCheckpointError: If `filepath` is missing, is not a whole
+            weights file, or holds the weights of another architecture.
     """
+    filepath = os.fspath(filepath)
+    if not tf.io.gfile.exists(filepath):
+        raise CorruptCheckpointError(
+            filepath, "no such file: the trial's training never wrote it, or "
+            "it was deleted", missing=True,
+        )
     if model.optimizer is not None:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(filepath)
+    try:
+        model.load_weights(filepath)
+    except (OSError, KeyError, RuntimeError) as error:
+        # h5py: "Unable to synchronously open file (truncated file ...)".
+        raise CorruptCheckpointError(filepath, first_line(error)) from None
+    except ValueError as error:
+        raise CorruptCheckpointError(
+            filepath, "it does not hold this architecture's weights: "
+            + first_line(error),
+        ) from None
     return model
 
 
@@ -81,10 +136,13 @@ def load_trial_model(build, hp, build_config_path, checkpoint_path, scope=None):
 
     Returns:
         The model.
+
+    Raises:
+        CorruptCheckpointError: If the checkpoint cannot be loaded.
+        keras_nas.files.CorruptFileError: If the build config is not JSON.
     """
     model = build_trial_model(build, hp)
     if not model.built:
-        with open(build_config_path) as f:
-            model.build_from_config(json.load(f))
+        model.build_from_config(read_json(build_config_path))
     with scope() if scope is not None else contextlib.nullcontext():
         return restore_weights(model, checkpoint_path)

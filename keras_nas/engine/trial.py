@@ -5,7 +5,6 @@ and `keras_nas.engine.trial_process` calls it in a child process.
 """
 
 import dataclasses
-import json
 import time
 
 import keras
@@ -15,6 +14,7 @@ from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.time_limit import StopAtDeadline
+from keras_nas.files import write_json_atomically
 from keras_nas.objectives.costs import VIOLATION
 from keras_nas.objectives.costs import measure_costs
 
@@ -141,6 +141,9 @@ def fit_trial(
         keras_tuner.errors.FailedTrialError: If the architecture cannot be
             built (`ArchitectureBuildError`) or its loss becomes NaN
             (`NaNLossError`).
+        keras_nas.files.WriteError: If the checkpoint or the build config
+            cannot be written (a full disk): a `FatalError`, which ends the
+            search rather than failing the trial.
     """
     fit_kwargs = dict(fit_kwargs or {})
     keras.utils.set_random_seed(seed)
@@ -165,8 +168,7 @@ def fit_trial(
     )
     seconds = time.perf_counter() - start
     compat.validate_trial_results(history, objective, "HyperModel.fit()")
-    with open(build_config_path, "w") as f:
-        json.dump(model.get_build_config(), f)
+    write_json_atomically(build_config_path, model.get_build_config())
     best = checkpoint.best_value
     history = _history_dict(history, objective)
     epochs = max((len(values) for values in history.values()), default=1)

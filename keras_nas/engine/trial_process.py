@@ -44,6 +44,7 @@ from keras_nas import compat
 from keras_nas.engine.failures import first_line
 from keras_nas.engine.trial import fit_trial
 from keras_nas.engine.trial import numeric_logs
+from keras_nas.files import WriteError
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
 _JOIN_SECONDS = 30
@@ -133,6 +134,8 @@ def fit_in_subprocess(
             subclass, re-raised as the same class when it can be imported),
             for example an architecture that cannot be built or a NaN loss.
         keras_tuner.errors.FatalError: If the child raised one.
+        keras_nas.files.WriteError: If the child could not write the
+            checkpoint or the build config (a full disk), naming the file.
         TrialOutOfMemoryError: If the child ran out of memory.
         TrialProcessKilledError: If a signal ended the child.
         TrialProcessError: For any other error in the child, with its type,
@@ -290,6 +293,10 @@ def _rebuild_error(info):
         f"{info['message']}\n\n{_CHILD_TRACEBACK}\n{info['traceback']}".rstrip()
     )
     kind = info["kind"]
+    if kind == "write":
+        return WriteError(
+            info["path"], info["errno"], info["strerror"], info["detail"]
+        )
     if kind == "load":
         return ValueError(
             "The trial's child process could not load "
@@ -333,6 +340,10 @@ def _import_class(module, qualname):
 
 
 def _describe_error(error, kind=None, **extra):
+    if isinstance(error, WriteError):
+        extra = {"path": error.path, "errno": error.errno,
+                 "strerror": error.strerror, "detail": error.detail, **extra}
+        kind = "write"
     if kind is None:
         if isinstance(error, kt.errors.FailedTrialError):
             kind = "failed_trial"

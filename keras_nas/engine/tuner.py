@@ -1,7 +1,6 @@
 """`NASTuner`: runs a search strategy over a space with `model.fit`."""
 
 import copy
-import json
 import math
 import os
 import time
@@ -22,6 +21,7 @@ from keras_nas.engine.failures import InfeasibleBudgetError
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
 from keras_nas.engine.failures import first_line
+from keras_nas.files import first_corrupt_json
 from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
@@ -272,6 +272,7 @@ class NASTuner(kt.Tuner):
         )
         self.data_fingerprint = None
         self.warm_start = None
+        compat.save_state_atomically(oracle)
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -292,6 +293,16 @@ class NASTuner(kt.Tuner):
             # ended is resumed rather than started over.
             self.save()
         self._write_search_file()
+
+    def reload(self):
+        """Reloads the tuner's state; a corrupt state file is named."""
+        try:
+            super().reload()
+        except ValueError as error:
+            corrupt = first_corrupt_json([self._get_tuner_fname()])
+            if corrupt is None:
+                raise
+            raise corrupt from error
 
     def save(self):
         """Saves the oracle and the tuner state, each file atomically."""
@@ -376,6 +387,9 @@ class NASTuner(kt.Tuner):
         space its feature normalisation, from the training split; labels
         become what the task's models train on (class indices, 0/1, float
         targets), and `search.json` is written again with the fitted space.
+        Labels already encoded by the task (those of a `DatasetSplits` from
+        `load_dataset`, with `data.task` as the space's task) are kept as
+        they are: `Task.encode` is idempotent.
 
         Returns:
             `(fit_args, fit_kwargs)` with the labels encoded.
@@ -940,8 +954,10 @@ class NASTuner(kt.Tuner):
     def _write_search_file(self):
         if self._is_worker():
             return
-        with open(os.path.join(self.project_dir, SEARCH_FILE), "w") as f:
-            json.dump(self._search_settings(), f, indent=2)
+        write_json_atomically(
+            os.path.join(self.project_dir, SEARCH_FILE), self._search_settings(),
+            indent=2,
+        )
 
 
 def _final_fit_data(fit_args, fit_kwargs):

@@ -19,9 +19,8 @@ several inputs) is left out, never reported as zero.
 """
 
 import math
-import os
-import tempfile
 
+from keras_nas import compat
 from keras_nas import validation
 from keras_nas.objectives.flops import count_flops
 from keras_nas.objectives.latency import measure_latency
@@ -149,10 +148,7 @@ def measure_costs(model, latency=None):
 
 
 def _weights_bytes(model):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.weights.h5")
-        model.save_weights(path)
-        return os.path.getsize(path)
+    return len(compat.weights_file(model))
 
 
 def describe_violation(violation):

@@ -1,5 +1,6 @@
 """`NASOracle`: what every keras-nas strategy shares."""
 
+import glob
 import inspect
 import math
 import os
@@ -7,10 +8,13 @@ import warnings
 
 import keras_tuner as kt
 import numpy as np
+import tensorflow as tf
 
 from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
+from keras_nas.files import first_corrupt_json
+from keras_nas.files import remove_stale_temporaries
 from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
@@ -498,6 +502,21 @@ class NASOracle(kt.Oracle):
         except (ValueError, KeyError):
             return None
 
+    @kt.synchronized
+    def create_trial(self, tuner_id):
+        """KerasTuner's `create_trial`, for a worker started again too.
+
+        A tuner id that asks while it holds a running trial is a distributed
+        worker started again after it died (`keras_nas.engine.distributed`):
+        KerasTuner hands it the same trial, which it trains from the start,
+        so the epochs the dead process reported are dropped here (KerasTuner
+        would average them with the new ones).
+        """
+        trial = self.ongoing_trials.get(tuner_id)
+        if trial is not None:
+            trial.metrics = type(trial.metrics)()
+        return super().create_trial(tuner_id)
+
     def populate_space(self, trial_id):
         if self.multi_objective:
             self._draw_scalarisation()
@@ -768,8 +787,32 @@ class NASOracle(kt.Oracle):
         path = os.path.join(compat.trial_dir(self, trial.trial_id), "trial.json")
         write_json_atomically(path, trial.get_state())
 
+    def _state_files(self):
+        """`oracle.json` and every trial's `trial.json`."""
+        project = compat.project_dir(self)
+        trials = sorted(
+            tf.io.gfile.glob(os.path.join(project, "trial_*", "trial.json"))
+        )
+        return [compat.oracle_file(self), *trials]
+
+    def _remove_stale_temporaries(self):
+        """Removes temporary files a killed search left in its folders."""
+        project = compat.project_dir(self)
+        remove_stale_temporaries(project)
+        for folder in glob.glob(os.path.join(project, "trial_*")):
+            remove_stale_temporaries(folder)
+
     def reload(self):
-        super().reload()
+        try:
+            super().reload()
+        except ValueError as error:
+            # KerasTuner's JSON errors name no file ("Unterminated string
+            # starting at: line 1 column 2610"): find the one that is corrupt.
+            corrupt = first_corrupt_json(self._state_files())
+            if corrupt is None:
+                raise
+            raise corrupt from error
+        self._remove_stale_temporaries()
         self._recover_unsaved_trials()
         # KerasTuner reads the trial files in the order the file system lists
         # them; restore the order the trials started in, which decides, for

@@ -38,6 +38,19 @@ def get_space(name, input_shape, num_classes=None, **kwargs):
     return cls(input_shape=input_shape, num_classes=num_classes, **kwargs)
 
 
+def default_space(input_shape):
+    """The built-in space to search for inputs of this shape.
+
+    Args:
+        input_shape: Shape of one sample.
+
+    Returns:
+        `"convnet"` for images (`(height, width, channels)`), `"mlp"` for
+        anything else (a vector of features; other shapes are flattened).
+    """
+    return "convnet" if len(tuple(input_shape)) == 3 else "mlp"
+
+
 def _check_arguments(cls, name, kwargs, reserved):
     parameters = [
         p.name for p in inspect.signature(cls).parameters.values()
