@@ -9,7 +9,10 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from keras_nas.datasets.splits import split_dataset
+from keras_nas.ensembles import ensemble_model
 from keras_nas.export import export_saved_model
+from keras_nas.finetune import LEARNING_RATES
+from keras_nas.finetune import StepEarlyStopping
 from keras_nas.finetune import finetune
 from keras_nas.spaces import MLP
 from keras_nas_cli.main import app
@@ -105,6 +108,45 @@ def test_features_with_unfreeze_top_trains_more(source, tmp_path):
     assert len(top.metrics["epochs_trained"]) == 2
 
 
+def test_step_budget_is_honoured_and_recorded(source, tmp_path):
+    new = _data([0, 1, 2], seed=1)  # 54 training samples: 2 steps an epoch
+    result = finetune(source, new, tmp_path / "a", mode="features", steps=5,
+                      unfreeze_top=True)
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    assert metrics["steps_trained"] == [5, 5]
+    assert metrics["epochs_trained"] == [2.5, 2.5]
+    assert all(1 <= best <= 5 for best in metrics["best_step"])
+    assert metrics["finetune"]["steps"] == 5
+    assert metrics["finetune"]["learning_rates"] == [
+        LEARNING_RATES["features"], LEARNING_RATES["top"]]
+
+
+def test_step_early_stopping_waits_for_min_steps_then_patience():
+    stop = StepEarlyStopping(steps_per_epoch=3, patience=3, min_steps=12)
+    seen = []
+    for loss in (1.0, 0.5, 0.6, 0.7, 0.8):
+        stop.update(loss)
+        seen.append(stop.should_stop())
+    # Patience is met at step 9, but stopping waits for step 12.
+    assert seen == [False, False, False, True, True]
+    assert (stop.steps, stop.best_step, stop.best) == (15, 6, 0.5)
+
+
+def test_an_ensemble_export_is_refused(tmp_path):
+    def member():
+        inputs = keras.Input((6,))
+        return keras.Model(inputs, keras.layers.Dense(3, name="classifier")(inputs))
+
+    members = [member(), member()]
+    ensemble = tmp_path / "ensemble"
+    ensemble.mkdir()
+    ensemble_model(members, [0.5, 0.5]).save(ensemble / "model.keras")
+    (ensemble / "architecture.json").write_text("{}")
+    with pytest.raises(ValueError, match="ensemble"):
+        finetune(ensemble, _data([0, 1, 2]), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
 def test_unknown_mode_and_bad_shape_raise(source, tmp_path):
     with pytest.raises(ValueError, match="mode='adapter'"):
         finetune(source, _data([0, 1]), tmp_path / "x", mode="adapter")
@@ -120,15 +162,21 @@ def test_cli_finetunes_and_refuses_bad_input_in_one_line(source, tmp_path):
              y=np.concatenate([new.y_train, new.y_val, new.y_test]))
     runner = CliRunner()
     ok = runner.invoke(app, ["finetune", str(source), "--dataset", str(npz),
-                             "--mode", "lora", "--rank", "2", "--epochs", "1",
+                             "--mode", "lora", "--rank", "2", "--steps", "5",
+                             "--epochs", "1", "--learning-rate", "0.01",
                              "--out", str(tmp_path / "out")])
     assert ok.exit_code == 0, ok.output
     assert "trainable" in ok.output and "test_accuracy" in ok.output
+    assert "2 steps" in ok.output  # --epochs 1 caps --steps 5: 54 samples, batch 32
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["finetune"]["learning_rates"] == [0.01]
     assert (tmp_path / "out" / "saved_model.pb").is_file()
     np.savez(tmp_path / "wide.npz", x=np.zeros((30, 5)), y=np.arange(30) % 3)
     for args, words in (
         (["--dataset", str(npz), "--mode", "adapter"], "adapter"),
         (["--dataset", str(tmp_path / "wide.npz")], "(5,)"),
+        (["--dataset", str(npz), "--validation-fraction", "0.9"],
+         "--validation-fraction"),
     ):
         bad = runner.invoke(app, ["finetune", str(source), *args,
                                   "--out", str(tmp_path / "bad")])
@@ -136,6 +184,19 @@ def test_cli_finetunes_and_refuses_bad_input_in_one_line(source, tmp_path):
         assert words in bad.output
         assert len(bad.output.strip().splitlines()) == 1, bad.output
         assert not (tmp_path / "bad").exists()
+
+
+def test_cli_help_states_the_defaults():
+    from keras_nas import finetune as ft
+
+    text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).output.split())
+    assert f"[default: {ft.STEPS}]" in text
+    assert f"stops once {ft.MIN_STEPS} steps are done and {ft.PATIENCE_STEPS}" in text
+    assert f"every {ft.VALIDATION_STEPS} steps" in text
+    rate = {key: f"{value:.0e}".replace("e-0", "e-")
+            for key, value in ft.LEARNING_RATES.items()}
+    assert (f"{rate['full']} full, {rate['features']} features, then "
+            f"{rate['top']} its top block, {rate['lora']} lora") in text
 
 
 def test_merged_weights_compute_what_the_lora_model_computes():
