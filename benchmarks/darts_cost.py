@@ -48,7 +48,7 @@ from bench_utils import machine_line
 from bench_utils import settle
 from bench_utils import warm_up
 from keras_nas.darts import DartsSearch
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 from keras_nas.spaces import ConvNet
 from keras_nas.spaces import NB201Cell
 

@@ -58,7 +58,7 @@ from bench_utils import machine_line
 from keras_nas import NASTuner
 from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.darts import DartsOracle
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 from keras_nas.spaces import NB201Cell
 
 DEGENERATE_OPS = ("none", "skip_connect")

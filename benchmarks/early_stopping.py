@@ -34,7 +34,7 @@ RUN_EXPORT = {"final_fit": True, "ensemble": 5}
 
 def run_search(args, seed, scheduler):
     """One search; returns (epochs, own and run test accuracies, search seconds)."""
-    data = kn.datasets.load_dataset("digits", seed=seed)
+    data = kn.data.load_dataset("digits", seed=seed)
     space = kn.spaces.get_space(args.space, data.input_shape, task=data.task)
     name = f"{args.space}-{args.strategy}-{scheduler or 'none'}-{seed}"
     start = time.perf_counter()

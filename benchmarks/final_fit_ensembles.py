@@ -78,7 +78,7 @@ def timed(function):
 
 def run_seed(args, name, spec, seed):
     """One search and its four exports; returns figures and timings."""
-    data = kn.datasets.load_dataset(spec, seed=seed,
+    data = kn.data.load_dataset(spec, seed=seed,
                                     test_fraction=args.test_fraction)
     space = kn.spaces.get_space(SPACES[name], data.input_shape, task=data.task)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -46,7 +46,7 @@ from bench_utils import machine_line
 
 import keras_nas as kn
 import keras_nas.finetune as ft
-from keras_nas.datasets.splits import split_dataset
+from keras_nas.data.splits import split_dataset
 from keras_nas.export import load_exported
 
 SOURCE, TARGET = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
@@ -65,7 +65,7 @@ MODES = {
 
 def all_digits():
     """Every bundled digit image and its digit."""
-    data = kn.datasets.load_dataset("digits")
+    data = kn.data.load_dataset("digits")
     x = np.concatenate([data.x_train, data.x_val, data.x_test])
     y = np.concatenate([data.y_train, data.y_val, data.y_test])
     return x, np.asarray(data.task.class_names)[y]

@@ -45,7 +45,7 @@ from tensorflow.python.framework import ops as tf_ops
 
 from bench_utils import load_average
 from keras_nas import NASTuner
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 from keras_nas.spaces import MLP
 from keras_nas.spaces import ConvNet
 

@@ -44,7 +44,7 @@ def strategy_for(name, max_trials, seed):
 
 def run_search(args, name, seed):
     """One search; returns (best validation accuracy, its test accuracy)."""
-    data = kn.datasets.load_dataset("digits", seed=seed)
+    data = kn.data.load_dataset("digits", seed=seed)
     space = kn.spaces.get_space(args.space, data.input_shape, task=data.task)
     with contextlib.redirect_stdout(io.StringIO()):
         tuner = kn.NASTuner(

@@ -48,7 +48,7 @@ from bench_utils import load_average
 from bench_utils import settle
 from bench_utils import warm_up
 from keras_nas import NASTuner
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.spaces import ConvNet
 

@@ -103,12 +103,12 @@ def main():
           f"{new_budget} warm-started")
     cold_steps, warm_steps, rows, curves = [], [], [], []
     for seed in seeds:
-        data = kn.datasets.load_dataset("digits", seed=seed)
+        data = kn.data.load_dataset("digits", seed=seed)
         start = time.perf_counter()
         cold = search(args, data, f"cold-{seed}", args.strategy, args.budget, seed)
         cold_curve = best_so_far(cold.oracle.trials.values())
         target = cold_curve[-1]
-        earlier_data = (kn.datasets.load_dataset("digits", seed=seed + 100)
+        earlier_data = (kn.data.load_dataset("digits", seed=seed + 100)
                         if other else data)
         earlier = search(args, earlier_data, f"earlier-{seed}", args.earlier_strategy,
                          args.earlier_trials, seed + 100)

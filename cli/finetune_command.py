@@ -59,7 +59,7 @@ def finetune(export_dir, dataset, mode, rank, steps, epochs, learning_rate,
     check_output_folder("--out", out)
 
     try:
-        data = kn.datasets.load_dataset(
+        data = kn.data.load_dataset(
             dataset, seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction,
         )

@@ -181,6 +181,7 @@ def _export(run_directory, out, overwrite, rule, final_fit, final_epochs, ensemb
             selection={"rule": rule, "reason": reason},
             figures=figures,
             members=run_directory.members(figures),
+            front=run_directory.front,
         )
     except (FileExistsError, ValueError) as error:
         raise click.UsageError(str(error)) from None
@@ -199,18 +200,34 @@ def _warn_missing_checkpoints(run_directory):
 
 
 def _run_data(run_directory):
-    """The splits of a `keras-nas run`'s dataset, as the run cut them."""
-    from keras_nas.datasets import load_dataset
+    """The model inputs of a `keras-nas run`'s dataset, as the run cut them.
+
+    Read with the run's recorded settings (modality, text column, image
+    size, skipped files) and made model inputs by the run's own front.
+    """
+    from keras_nas.data import SearchData
+    from keras_nas.data import load_dataset
+    from keras_nas.runs import changed_files
 
     task = run_directory.task
     dataset = run_directory.dataset
-    fractions = {}
-    if "test_fraction" in dataset:
-        fractions["test_fraction"] = dataset["test_fraction"]
-    return load_dataset(
+    options = {key: dataset[key] for key in (
+        "test_fraction", "modality", "text_column", "skip_bad_files"
+    ) if key in dataset}
+    if dataset.get("image_size"):
+        options["image_size"] = tuple(dataset["image_size"])
+    splits = load_dataset(
         dataset["dataset"], seed=dataset["seed"],
-        task=None if task is None else task.name, **fractions,
+        task=None if task is None else task.name, **options,
     )
+    change = changed_files(dataset, splits)
+    if change:
+        raise click.UsageError(
+            f"{run_directory.path} was searched on other files of "
+            f"{dataset['dataset']}: {change}; the final fit and the ensemble "
+            "need the run's own splits."
+        )
+    return SearchData.from_splits(splits, front=run_directory.front)
 
 
 def _open_run(run_dir):

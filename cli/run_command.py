@@ -60,10 +60,23 @@ class StrategyOption(click.Option):
               help=("A .yaml or .json file of these settings (keys as the "
                     "options, with underscores); options given here win."))
 @click.option("--dataset", default="digits", show_default=True,
-              help="digits, tfds:NAME[:SPLIT], or a .npz (x, y) / .csv file.")
+              help=("digits, tfds:NAME[:SPLIT], a .npz (x, y) / .csv file, or "
+                    "a folder of class folders of images, .wav or .txt files."))
+@click.option("--modality", default="auto", show_default=True,
+              help=("What the inputs are: auto (detected, the reason is "
+                    "printed), image, audio, text, series or tabular."))
+@click.option("--text-column", default=None,
+              help="The CSV column holding the text [default: text].")
+@click.option("--image-size", default=None,
+              help=("HEIGHTxWIDTH that folder images are resized to [default: "
+                    "their median size, at most 64 a side]."))
+@click.option("--skip-bad-files", is_flag=True,
+              help=("Leave out files of a folder that cannot be read (they "
+                    "are counted) instead of stopping."))
 @click.option("--space", default="auto", show_default=True,
-              help=("Search space: auto (convnet for images, mlp for "
-                    "features), mlp, convnet or nb201."))
+              help=("Search space: auto (convnet for images and audio "
+                    "spectrograms, mlp for text, series and features), mlp, "
+                    "convnet or nb201."))
 @click.option("--strategy", cls=StrategyOption, default="random",
               show_default=True)
 @click.option("--max-trials", default=10, show_default=True, type=int,
@@ -159,6 +172,8 @@ def run(ctx, config_path, overwrite, **options):
     check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES))
     check_choice("--space", space_name, ["auto", *sorted(kn.spaces.SPACES)])
     check_choice("--task", settings["task"], TASKS)
+    check_choice("--modality", settings["modality"], ("auto", *kn.data.MODALITIES))
+    image_size = _image_size(settings["image_size"])
     check_choice("--early-stopping", settings["early_stopping"], EARLY_STOPPING)
     if settings["eta"] < 2:
         raise click.BadParameter(
@@ -173,18 +188,9 @@ def run(ctx, config_path, overwrite, **options):
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
     _check_outputs(settings, role)
-    try:
-        data = kn.datasets.load_dataset(
-            settings["dataset"], seed=settings["seed"], task=_task(settings),
-            test_fraction=settings["test_fraction"],
-        )
-    except ValueError as error:
-        raise click.BadParameter(
-            " ".join(str(error).split()),
-            param_hint=_dataset_hint(str(error)),
-        ) from None
+    data = _load_data(kn, settings, image_size)
     if space_name == "auto":
-        space_name = kn.spaces.default_space(data.input_shape)
+        space_name = kn.spaces.default_space(data.spec)
     name = settings["name"]
     if name is None:
         name = _default_name(settings["dataset"], space_name, strategy_name)
@@ -212,9 +218,13 @@ def run(ctx, config_path, overwrite, **options):
             param_hint="--max-latency-ms",
         )
     try:
+        if space_name in kn.spaces.SPACES:
+            kn.spaces.SPACES[space_name].check_accepts(data.spec)
         search_space = kn.spaces.get_space(
-            space_name, data.input_shape, task=data.task, **space_options
+            space_name, data.input_shape, task=data.task,
+            **{**kn.spaces.data_options(space_name, data.spec), **space_options}
         )
+        search_space.check_data(data.spec)
         oracle = kn.oracles.get_oracle(
             strategy_name, objective, settings["max_trials"],
             settings["seed"], **strategy_options,
@@ -232,6 +242,7 @@ def run(ctx, config_path, overwrite, **options):
              "space": space_name,
              "strategy": strategy_name},
         )
+        _check_same_files(run_dir, data)
     if settings["workers"] is not None:
         _check_unlocked(run_dir, export_path)
         sys.exit(_launch(distributed, settings, existing, overwrite))
@@ -288,16 +299,19 @@ def _search_and_export(kn, settings, search_space, oracle, name, run_dir,
             f"{' '.join(str(error).split())}); pass --overwrite to start it over."
         ) from None
     if role != "worker":
+        click.echo(f"Modality: {data.modality_reason}")
+        skipped = data.details.get("skipped")
+        if skipped:
+            click.echo(
+                f"Skipped {len(skipped):,} unreadable file(s), e.g. "
+                f"{skipped[0][0]}: {skipped[0][1]}"
+            )
         click.echo(data.summary())
         click.echo(f"Task: {data.task_reason}")
-        _write_dataset_file(run_dir, settings)
+        _write_dataset_file(run_dir, settings, data)
     try:
         tuner.search(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
+            data, epochs=settings["epochs"], batch_size=settings["batch_size"],
         )
     except (failures.TooManyFailuresError, failures.InfeasibleBudgetError) as error:
         message = str(error)
@@ -450,6 +464,10 @@ def _dataset_hint(message):
         return "--task"
     if "`test_fraction`" in message:
         return "--test-fraction"
+    if "modality=" in message:
+        return "--modality"
+    if "--text-column" in message:
+        return "--text-column"
     return "--dataset"
 
 
@@ -503,13 +521,61 @@ def _default_name(dataset, space, strategy):
     return f"{label}-{space}-{strategy}"
 
 
-def _write_dataset_file(run_dir, settings):
+def _write_dataset_file(run_dir, settings, data):
+    """Records how the data was read and cut, so the run reads it again alike.
+
+    A folder's files of each split are recorded too.
+    """
     from keras_nas.files import write_json_atomically
     from keras_nas.runs import DATASET_FILE
 
-    keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size")
-    write_json_atomically(os.path.join(run_dir, DATASET_FILE),
-                          {key: settings[key] for key in keys}, indent=2)
+    keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size",
+            "modality", "text_column", "image_size", "skip_bad_files")
+    record = {key: settings[key] for key in keys}
+    record["modality"] = data.modality
+    if "files" in data.details:
+        record["image_size"] = (
+            list(data.input_shape[:2]) if data.modality == "image" else None
+        )
+        record["files"] = data.details["files"]
+    for key in ("sample_rate", "skipped"):
+        if key in data.details:
+            record[key] = data.details[key]
+    write_json_atomically(os.path.join(run_dir, DATASET_FILE), record, indent=2)
+
+
+def _load_data(kn, settings, image_size):
+    """Loads and splits the dataset and computes its model inputs; one line if not."""
+    modality = None if settings["modality"] == "auto" else settings["modality"]
+    try:
+        splits = kn.data.load_dataset(
+            settings["dataset"], seed=settings["seed"], task=_task(settings),
+            test_fraction=settings["test_fraction"], modality=modality,
+            text_column=settings["text_column"], image_size=image_size,
+            skip_bad_files=settings["skip_bad_files"],
+        )
+    except ValueError as error:
+        raise click.BadParameter(
+            " ".join(str(error).split()),
+            param_hint=_dataset_hint(str(error)),
+        ) from None
+    return kn.data.SearchData.from_splits(splits)
+
+
+def _image_size(text):
+    """`--image-size HEIGHTxWIDTH` as `(height, width)`, or `None`."""
+    if text is None:
+        return None
+    height, _, width = str(text).lower().partition("x")
+    if not (height.isdigit() and width.isdigit()) or not (
+        1 <= int(height) <= 4096 and 1 <= int(width) <= 4096
+    ):
+        raise click.BadParameter(
+            f"expected HEIGHTxWIDTH of whole numbers from 1 to 4096, such as "
+            f"64x64, received {excerpt(text)}.",
+            param_hint="--image-size",
+        )
+    return int(height), int(width)
 
 
 def _check_same_run(run_dir, requested):
@@ -529,6 +595,23 @@ def _check_same_run(run_dir, requested):
                 f"run {run_dir} was started with {key} {saved[key]!r}, not "
                 f"{value!r}: pass the same settings with --resume, or --overwrite."
             )
+
+
+def _check_same_files(run_dir, data):
+    """Refuses to resume a run on a folder whose split reads other files."""
+    from keras_nas.runs import DATASET_FILE
+    from keras_nas.runs import changed_files
+
+    path = os.path.join(run_dir, DATASET_FILE)
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        change = changed_files(json.load(f), data)
+    if change:
+        raise click.UsageError(
+            f"run {run_dir} was started on other files: {change}; pass "
+            "--overwrite to start it over on the folder as it is now."
+        )
 
 
 def _launch(distributed, settings, existing, overwrite):

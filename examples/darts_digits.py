@@ -17,7 +17,7 @@ from keras_nas.darts import DartsSearch
 
 
 def main():
-    data = kn.datasets.load_dataset("digits", seed=1)
+    data = kn.data.load_dataset("digits", seed=1)
     space = kn.spaces.NB201Cell(data.input_shape, data.num_classes)
 
     # Network weights learn on the training split, architecture logits on

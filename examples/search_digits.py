@@ -9,7 +9,7 @@ import keras_nas as kn
 
 
 def main():
-    data = kn.datasets.load_dataset("digits", seed=1)
+    data = kn.data.load_dataset("digits", seed=1)
     space = kn.spaces.ConvNet(
         input_shape=data.input_shape, num_classes=data.num_classes, max_blocks=3
     )

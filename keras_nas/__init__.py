@@ -1,6 +1,7 @@
 """keras-nas: neural architecture search for Keras."""
 
 from keras_nas import darts
+from keras_nas import data
 from keras_nas import datasets
 from keras_nas import oracles
 from keras_nas import spaces

@@ -9,6 +9,7 @@ path/
   model.keras                       # the Keras file, for further training
   architecture.json                 # the architecture (space, decisions, ...)
   metrics.json                      # its metrics, including "params"
+  preprocessing.keras               # the data's front, if it has one
 ```
 
 The folder is written durably (`keras_nas.files.save_folder_atomically`):
@@ -30,6 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nas.data.preprocessing import FRONT_FILE
+from keras_nas.data.preprocessing import with_front
 from keras_nas.engine.failures import first_line
 from keras_nas.files import CorruptFileError
 from keras_nas.files import read_json as _read_json
@@ -42,7 +45,7 @@ METRICS_FILE = "metrics.json"
 
 
 def export_saved_model(
-    model, path, *, architecture=None, metrics=None, overwrite=False
+    model, path, *, architecture=None, metrics=None, overwrite=False, front=None
 ):
     """Writes a model, its architecture and its metrics to an export folder.
 
@@ -51,6 +54,11 @@ def export_saved_model(
     inputs with a dynamic batch dimension, the Keras file `model.keras`,
     `architecture.json` and `metrics.json`. `metrics.json` gets
     `"params": model.count_params()` unless `metrics` already has `"params"`.
+    With a `front` (the data's preprocessing, see
+    `keras_nas.data.preprocessing`), `serve` takes raw inputs (decoded
+    images of any size, waveforms, strings, series) and runs the front
+    before the model; `model.keras` stays the model alone and the front is
+    written beside it as `preprocessing.keras`.
     NumPy scalars and arrays in both dicts are written as Python numbers and
     lists.
 
@@ -70,6 +78,7 @@ def export_saved_model(
         overwrite: Whether to replace a previous export at `path`. Only a
             folder that holds a `saved_model.pb`, or an empty one, is
             replaced.
+        front: Optional `keras.Model` from raw inputs to `model`'s inputs.
 
     Returns:
         The export folder, as a `pathlib.Path`.
@@ -112,7 +121,7 @@ def export_saved_model(
         METRICS_FILE: _to_json(metrics, "metrics"),
     }
     save_folder_atomically(
-        path, lambda staging: _write_folder(model, pathlib.Path(staging), texts)
+        path, lambda staging: _write_folder(model, pathlib.Path(staging), texts, front)
     )
     return path
 
@@ -186,10 +195,13 @@ def _json_safe(value):
     return value
 
 
-def _write_folder(model, folder, texts):
+def _write_folder(model, folder, texts, front):
     """Writes the SavedModel, the Keras file and the JSON files to `folder`."""
-    model.export(str(folder), format="tf_saved_model", verbose=False)
+    served = model if front is None else with_front(front, model)
+    served.export(str(folder), format="tf_saved_model", verbose=False)
     model.save(folder / KERAS_FILE)
+    if front is not None:
+        front.save(folder / FRONT_FILE)
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
 
@@ -233,8 +245,8 @@ class ExportedModel:
                 "Received an invalid value for `batch_size`, expected a "
                 f"positive integer. Received: batch_size={batch_size!r}"
             )
-        dtype = self.serve.serve.input_signature[0].dtype.as_numpy_dtype
-        x = np.asarray(x, dtype=dtype)
+        dtype = self.serve.serve.input_signature[0].dtype
+        x = np.asarray(x, dtype=object if dtype == tf.string else dtype.as_numpy_dtype)
         outputs = [
             self.serve.serve(tf.constant(x[start:start + batch_size])).numpy()
             for start in range(0, max(len(x), 1), batch_size)

@@ -44,6 +44,9 @@ import tensorflow as tf
 
 from keras_nas import tasks
 from keras_nas import validation
+from keras_nas.data.preprocessing import load_front
+from keras_nas.data.search_data import SearchData
+from keras_nas.data.splits import DatasetSplits
 from keras_nas.export import ARCHITECTURE_FILE
 from keras_nas.export import check_target
 from keras_nas.export import export_saved_model
@@ -111,10 +114,12 @@ def finetune(
     Args:
         export_dir: An export folder written by `keras_nas.export`
             (it holds `model.keras`).
-        data: A `keras_nas.datasets.DatasetSplits` of the new data
-            (`keras_nas.datasets.load_dataset`), labels encoded by its task.
+        data: A `keras_nas.data.DatasetSplits` of the new data
+            (`keras_nas.data.load_dataset`), labels encoded by its task.
             Its validation split stops each phase early; its test split is
-            only scored.
+            only scored. When the export has a front (its preprocessing:
+            text, audio, images of any size), the raw inputs go through it
+            and the new export keeps it.
         out: The new export folder.
         mode: `"full"`, `"features"` or `"lora"` (see the module docstring).
         rank: Rank of the LoRA factors (`mode="lora"` only).
@@ -145,7 +150,7 @@ def finetune(
     Example:
 
     ```python
-    data = keras_nas.datasets.load_dataset("new_digits.npz")
+    data = keras_nas.data.load_dataset("new_digits.npz")
     result = finetune("saved_models/digits", data, "saved_models/new",
                       mode="lora", rank=4)
     print(result.trainable_params, result.metrics["test_accuracy"])
@@ -163,6 +168,9 @@ def finetune(
     }
     export_dir, out = pathlib.Path(export_dir), pathlib.Path(out)
     check_target(out, overwrite)
+    front = load_front(export_dir)
+    if front is not None and isinstance(data, DatasetSplits):
+        data = SearchData.from_splits(data, front=front)  # Raw inputs, as served.
     source = _load_model(export_dir)
     _check_input_shape(source, data)
     keras.utils.set_random_seed(seed)
@@ -211,7 +219,8 @@ def finetune(
         "task": data.task.get_config(),
     }
     path = export_saved_model(
-        model, out, architecture=architecture, metrics=metrics, overwrite=overwrite
+        model, out, architecture=architecture, metrics=metrics, overwrite=overwrite,
+        front=front,
     )
     return FineTuneResult(path, mode, fit.trainable_params, seconds, metrics)
 

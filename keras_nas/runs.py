@@ -6,6 +6,8 @@ import os
 import keras_tuner as kt
 
 from keras_nas import compat
+from keras_nas.data.preprocessing import describe_front
+from keras_nas.data.preprocessing import load_front
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.export import export_saved_model
 from keras_nas.engine.final_fit import final_fit as final_fit_trial
@@ -132,6 +134,7 @@ class RunDirectory:
         )
         self.space = self._make_space()
         self.trials = self._load_trials()
+        self.front = load_front(self.path)
 
     def _make_space(self):
         name, config = self.search.get("space"), self.search.get("space_config")
@@ -283,7 +286,7 @@ class RunDirectory:
 
         Args:
             rule: A selection rule (see `select`), or `None`.
-            data: The run's `keras_nas.datasets.DatasetSplits`, cut as the
+            data: The run's `keras_nas.data.DatasetSplits`, cut as the
                 search cut them; needed for `final_fit` and ensembles.
             final_fit: Whether to train the architecture(s) again on train
                 + validation, with the run's seed and batch size.
@@ -350,6 +353,31 @@ class RunDirectory:
         )
 
 
+def changed_files(record, data):
+    """How a folder's split differs from the one a run recorded, or `""`.
+
+    Args:
+        record: The run's `dataset.json` content.
+        data: The data read again (its `details["files"]`, if a folder).
+
+    Returns:
+        A few words such as `"3 files added to train, 1 gone from test"`,
+        or `""` when the run recorded no files or the same ones.
+    """
+    recorded = record.get("files")
+    if not recorded:
+        return ""
+    now = data.details.get("files", {})
+    parts = []
+    for split, files in recorded.items():
+        before, after = set(files), set(now.get(split, ()))
+        if after - before:
+            parts.append(f"{len(after - before):,} files added to {split}")
+        if before - after:
+            parts.append(f"{len(before - after):,} gone from {split}")
+    return ", ".join(parts)
+
+
 def export_trial(
     model,
     trial,
@@ -365,6 +393,7 @@ def export_trial(
     selection=None,
     figures=None,
     members=None,
+    front=None,
 ):
     """Exports a trial's model with `architecture.json` and `metrics.json`.
 
@@ -393,6 +422,8 @@ def export_trial(
             ensemble figures of `keras_nas.final_model.make_final_model`.
         members: For an ensemble, its members' descriptions (each with
             `trial_id` and `weight`), stored in `architecture.json`.
+        front: The data's preprocessing (`keras_nas.data.preprocessing`),
+            put before the model in the SavedModel, or `None`.
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -426,6 +457,9 @@ def export_trial(
         architecture["ensemble"] = members
     if task is not None:
         architecture["task"] = task.get_config()
+    architecture["modality"] = search.get("modality", "tabular")
+    architecture["preprocessing"] = describe_front(front)
     return export_saved_model(
-        model, path, architecture=architecture, metrics=metrics, overwrite=overwrite
+        model, path, architecture=architecture, metrics=metrics,
+        overwrite=overwrite, front=front,
     )

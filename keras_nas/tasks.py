@@ -11,7 +11,7 @@ A task owns everything that depends on the kind of target:
 Class labels may be integers, strings, Booleans or one-hot rows: `fit`
 records the classes in sorted order (`class_names`) and `encode` maps labels
 to their indices; it keeps labels it has encoded, so data encoded once (as
-`keras_nas.datasets.DatasetSplits` holds it) may be encoded again.
+`keras_nas.data.DatasetSplits` holds it) may be encoded again.
 Regression targets are standardised for training: the head's linear units
 learn `(y - mean) / std` of the training targets and a fixed
 `keras.layers.Normalization(invert=True)` returns predictions in the
@@ -207,7 +207,7 @@ class Task:
 
     def split_indices(self, y, *, seed, validation_fraction, test_fraction):
         """Train, validation and test indices: stratified for classes, else random."""
-        from keras_nas.datasets.splits import random_indices
+        from keras_nas.data.indices import random_indices
 
         return random_indices(
             len(y), seed=seed, validation_fraction=validation_fraction,
@@ -253,7 +253,7 @@ class _ClassificationTask(Task):
         raise NotImplementedError
 
     def split_indices(self, y, *, seed, validation_fraction, test_fraction):
-        from keras_nas.datasets.splits import stratified_indices
+        from keras_nas.data.indices import stratified_indices
 
         return stratified_indices(
             np.asarray(y).reshape(len(y), -1)[:, 0].astype("int64"),
@@ -291,7 +291,7 @@ class _ClassificationTask(Task):
 
         This makes `encode` idempotent: the class indices it returns (which
         `DatasetSplits` holds) come back unchanged, so labels encoded by
-        `keras_nas.datasets.load_dataset` can be given to `NASTuner.search`
+        `keras_nas.data.load_dataset` can be given to `NASTuner.search`
         or `export` like raw labels. Labels that are all class names are
         mapped to their indices; otherwise labels that are all whole numbers
         in `[0, num_classes)` are indices already. When both readings fit and

@@ -4,6 +4,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist each worker gets one TensorFlow thread per pool, so
+    # the workers do not fight over the CPUs (set before TensorFlow loads).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -80,7 +80,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, args, message):
 def test_image_space_rejects_tabular_data(tmp_path, npz_dataset):
     result = invoke(*run_args(tmp_path, npz_dataset, "--space", "convnet"))
     assert result.exit_code == 2
-    assert "input_shape" in result.output
+    assert "tabular inputs of shape (6,)" in result.output
+    assert "'convnet' space, which takes image or audio inputs" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_two_objectives_a_budget_and_a_rule(tmp_path, npz_dataset):

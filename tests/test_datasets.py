@@ -11,12 +11,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_nas import tasks
-from keras_nas.datasets import DatasetError
-from keras_nas.datasets import DatasetSplits
-from keras_nas.datasets import load_dataset
-from keras_nas.datasets import loaders
-from keras_nas.datasets.splits import split_dataset
-from keras_nas.datasets.splits import stratified_indices
+from keras_nas.data import DatasetError
+from keras_nas.data import DatasetSplits
+from keras_nas.data import load_dataset
+from keras_nas.data import loaders
+from keras_nas.data.splits import split_dataset
+from keras_nas.data.indices import stratified_indices
 
 
 def _parts(data):
@@ -136,7 +136,7 @@ def test_fractions_change_sizes():
 
 def test_digits_split_is_the_one_before_tasks():
     """Seed 3 cuts the digits as the plain stratified split always has."""
-    resource = importlib.resources.files("keras_nas.datasets") / "digits.npz"
+    resource = importlib.resources.files("keras_nas.data") / "digits.npz"
     with resource.open("rb") as f, np.load(f) as raw:
         x, y = raw["x"].astype("float32")[..., None] / 16.0, raw["y"]
     train, val, test = stratified_indices(y, seed=3)
@@ -158,14 +158,15 @@ def test_digits_task_is_detected_multiclass(digits):
 
 def test_repr_leaves_out_arrays(digits):
     assert repr(digits) == (
-        "DatasetSplits(name='digits', num_classes=10, input_shape=(8, 8, 1))"
+        "DatasetSplits(name='digits', num_classes=10, input_shape=(8, 8, 1), "
+        "modality='image')"
     )
 
 
 # .npz files.
 
 
-def test_npz_images_get_a_channel_and_uint8_is_scaled(tmp_path):
+def test_npz_images_get_a_channel_and_uint8_stays_for_the_model_to_scale(tmp_path):
     x = np.full((40, 5, 6), 255, dtype="uint8")
     y = np.arange(40) % 2
     path = _write_npz(tmp_path / "images.npz", x=x, y=y, other=np.zeros(3))
@@ -173,8 +174,9 @@ def test_npz_images_get_a_channel_and_uint8_is_scaled(tmp_path):
     assert data.name == "images"
     assert data.input_shape == (5, 6, 1)
     assert data.num_classes == 2
-    assert data.x_train.dtype == np.float32
-    assert data.x_train.max() == 1.0
+    assert data.modality == "image"
+    assert data.x_train.dtype == np.uint8  # Four times smaller than float32.
+    assert data.x_train.max() == 255
 
 
 def test_npz_tabular_stays_2d_and_disjoint(tmp_path):
@@ -460,7 +462,7 @@ def test_features_up_to_the_magnitude_bound_are_kept(tmp_path):
 def test_nan_in_images_names_positions(tmp_path):
     x = np.zeros((20, 4, 4))
     x[2, 1, 3] = np.nan
-    with pytest.raises(DatasetError, match=r"rows \[2\] positions \[\(1, 3, 0\)\]"):
+    with pytest.raises(DatasetError, match=r"rows \[2\] positions \[\(1, 3\)\]"):
         load_dataset(_npz(tmp_path, np.arange(20) % 2, x=x))
 
 
@@ -602,8 +604,7 @@ def test_tfds_mnist_mocked():
     assert data.name == "tfds:mnist"
     assert data.input_shape == (28, 28, 1)
     assert data.num_classes == 10
-    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int32
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.x_train.dtype == np.uint8 and data.y_train.dtype == np.int32
     assert sum(len(y) for _, y in _parts(data)) == 100
 
 
@@ -710,8 +711,7 @@ def test_tfds_prepared_locally_is_read_without_the_network(offline):
     assert sum(len(y) for _, y in _parts(data)) == 20
     assert data.task.name == "binary" and data.input_shape == (4, 4, 1)
     for part_x, part_y in _parts(data):
-        samples = np.round(part_x[:, 0, 0, 0] * 255)
-        np.testing.assert_array_equal(part_y[:, 0], samples % 2)
+        np.testing.assert_array_equal(part_y[:, 0], part_x[:, 0, 0, 0] % 2)
     assert attempts == []  # Read from TFDS_DATA_DIR: no probe, no download.
 
 

@@ -17,6 +17,11 @@ from oracle_helpers import nb201
 from oracle_helpers import start
 
 
+# Under pytest-xdist (--dist loadgroup) the whole file runs on one worker,
+# so its expensive module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("dls")
+
+
 def make(**kwargs):
     """A DLS oracle; short trainings unless a test asks for the defaults."""
     kwargs.setdefault("num_initial_points", 8)

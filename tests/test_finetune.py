@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from keras_nas.datasets.splits import split_dataset
+from keras_nas.data.splits import split_dataset
 from keras_nas.ensembles import ensemble_model
 from keras_nas.export import export_saved_model
 from keras_nas.finetune import LEARNING_RATES

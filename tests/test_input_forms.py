@@ -26,7 +26,7 @@ from cli_helpers import invoke
 from cli_helpers import run_args
 
 import keras_nas as kn
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 
 ROWS = 60
 TEST_FRACTION = 0.25  # `keras-nas run`'s default.

@@ -34,7 +34,10 @@ def _search(tmp_path, stream, verbose=1):
     return stream.getvalue()
 
 
-def test_terminal_gets_a_bar_redrawn_in_place(tmp_path):
+def test_terminal_gets_a_bar_redrawn_in_place(tmp_path, monkeypatch):
+    # The bar is cut to the terminal's width: fix it, as a pytest-xdist worker
+    # may otherwise see a narrow one and cut off the epoch counts.
+    monkeypatch.setenv("COLUMNS", "120")
     output = _search(tmp_path, FakeTerminal())
     redraws = output.split(ERASE_LINE)
     bars = [r for r in redraws if r.startswith("Trial 2/2 [")]

@@ -20,6 +20,11 @@ from keras_nas.report import strategy
 from keras_nas.runs import RunDirectory
 from keras_nas.spaces.nb201 import from_arch_str
 
+# Under pytest-xdist (--dist loadgroup) the whole file runs on one worker,
+# so its expensive module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("report")
+
+
 SECTIONS = ("Leaderboard", "Objective by trial and time", "Pareto fronts",
             "Learning curves", "Effect of each decision", "Best architecture",
             "Strategy")

@@ -30,6 +30,11 @@ def _hparams_summaries(folder):
     return found
 
 
+# Under pytest-xdist (--dist loadgroup) the whole file runs on one worker,
+# so its expensive module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("tensorboard_logs")
+
+
 def _scalars(accumulator):
     return {
         tag: float(tensor_util.make_ndarray(accumulator.Tensors(tag)[0].tensor_proto))

@@ -14,7 +14,7 @@ from tensorflow.python.framework import ops as tf_ops
 
 import keras_nas as kn
 from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.datasets import load_dataset
+from keras_nas.data import load_dataset
 from keras_nas.engine.failures import ArchitectureBuildError
 from keras_nas.spaces import MLP
 from keras_nas.engine.trial_process import TrialProcessError
@@ -214,7 +214,7 @@ def test_release_custom_gradients_frees_the_train_step_registrations(digits):
 
 
 def test_nas_tuner_trains_trials_in_child_processes(tmp_path):
-    data = kn.datasets.load_dataset("digits", seed=0)
+    data = kn.data.load_dataset("digits", seed=0)
     space = kn.spaces.MLP(data.input_shape, data.num_classes, max_layers=1,
                           widths=(8,), activations=("relu", "tanh"),
                           dropout_rates=(0.0,))

@@ -1,8 +1,8 @@
-"""Datasets: the bundled digits and loaders for tfds, `.npz` and `.csv` data."""
+"""The former name of `keras_nas.data`, kept so that old imports work."""
 
-from keras_nas.datasets.loaders import load_dataset
-from keras_nas.datasets.splits import DatasetError
-from keras_nas.datasets.splits import DatasetSplits
+from keras_nas.data import DatasetError
+from keras_nas.data import DatasetSplits
+from keras_nas.data import load_dataset
 
 __all__ = [
     "DatasetError",

@@ -13,7 +13,10 @@ Requirements of subprocess trials:
 
 - The space, the hyperparameters and every argument of `fit` are pickled to
   the child: a `SearchSpace`, a `keras_tuner.HyperModel` subclass or a build
-  function defined at module level, and NumPy data. A lambda or nested build
+  function defined at module level, and NumPy data. With a `data_folder`
+  (as `NASTuner` passes, the run's `trial_data/`), arrays of 1 MiB or more
+  are written there once and re-opened by each child, memory-mapped,
+  instead. A lambda or nested build
   function, a `tf.data.Dataset` or a generator cannot cross
   (`ValueError`), nor can classes defined in a notebook.
 - Like any "spawn" child, the child imports the script that started the
@@ -27,6 +30,7 @@ Requirements of subprocess trials:
   small CPU), so this mode suits long searches rather than quick ones.
 """
 
+import hashlib
 import importlib
 import multiprocessing
 import multiprocessing.connection
@@ -38,6 +42,7 @@ import traceback
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import tensorflow as tf
 
 from keras_nas import compat
@@ -45,8 +50,11 @@ from keras_nas.engine.failures import first_line
 from keras_nas.engine.trial import fit_trial
 from keras_nas.engine.trial import numeric_logs
 from keras_nas.files import WriteError
+from keras_nas.files import save_atomically
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
+ARRAY_FILE_BYTES = 1 << 20
+"""Arrays of at least this many bytes cross to the child as files."""
 _JOIN_SECONDS = 30
 
 
@@ -96,6 +104,7 @@ def fit_in_subprocess(
     fit_kwargs=None,
     *,
     epoch_callback=None,
+    data_folder=None,
     **settings,
 ):
     """Builds and trains one trial's model in a fresh child process.
@@ -117,6 +126,11 @@ def fit_in_subprocess(
         epoch_callback: A function `(epoch, logs) -> bool` called in the
             parent at the end of each of the child's epochs; returning
             `True` stops the child's training.
+        data_folder: A folder where NumPy arrays of the data (`x`, `y` and
+            `validation_data`) of at least `ARRAY_FILE_BYTES` are written
+            once, as `.npy` files named by their content's digest, for the
+            child to re-open (memory-mapped) instead of receiving them
+            pickled; `None` pickles them.
         **settings: The keyword arguments of `fit_trial` but `build`:
             `seed`, `objective` (a `keras_tuner.Objective` or a metric
             name), `checkpoint_path`, `build_config_path`, and optionally
@@ -165,6 +179,8 @@ def fit_in_subprocess(
             f"Received: epoch_callback={epoch_callback!r}"
         )
     fit_kwargs = dict(fit_kwargs or {})
+    if data_folder is not None:
+        fit_args, fit_kwargs = _as_array_files(fit_args, fit_kwargs, data_folder)
     settings = {
         **settings,
         "objective": compat.create_objective(settings["objective"]),
@@ -205,6 +221,60 @@ def fit_in_subprocess(
     if message[0] == "result":
         return message[1]
     raise _rebuild_error(message[1])
+
+
+class ArrayFile:
+    """A NumPy array the child re-opens from an `.npy` file, memory-mapped.
+
+    Args:
+        path: The `.npy` file.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def open(self):
+        """The array, memory-mapped read-only."""
+        return np.load(self.path, mmap_mode="r")
+
+
+def _as_array_files(fit_args, fit_kwargs, folder):
+    """`fit` arguments with their large arrays written to `folder` as files."""
+    def stored(value):
+        if not isinstance(value, np.ndarray) or value.nbytes < ARRAY_FILE_BYTES:
+            return value
+        value = np.ascontiguousarray(value)
+        digest = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
+        digest.update(memoryview(value).cast("B"))
+        path = os.path.join(folder, f"{digest.hexdigest()[:24]}.npy")
+        if not os.path.isfile(path):
+            os.makedirs(folder, exist_ok=True)
+            save_atomically(path, lambda temporary: _save_npy(temporary, value))
+        return ArrayFile(path)
+
+    fit_args = [stored(value) for value in fit_args]
+    fit_kwargs = dict(fit_kwargs)
+    for key in ("x", "y"):
+        if key in fit_kwargs:
+            fit_kwargs[key] = stored(fit_kwargs[key])
+    validation_data = fit_kwargs.get("validation_data")
+    if isinstance(validation_data, (tuple, list)):
+        fit_kwargs["validation_data"] = tuple(map(stored, validation_data))
+    return fit_args, fit_kwargs
+
+
+def _save_npy(path, value):
+    with open(path, "wb") as f:
+        np.save(f, value)
+
+
+def _opened(value):
+    """An `ArrayFile` re-opened; any other value as it is."""
+    if isinstance(value, ArrayFile):
+        return value.open()
+    if isinstance(value, tuple) and any(isinstance(v, ArrayFile) for v in value):
+        return tuple(map(_opened, value))
+    return value
 
 
 def _pickle(name, value):
@@ -412,11 +482,11 @@ def _child_run(connection):
     hp = _load("hp", payload["hp"])
     settings = _load("settings", payload["settings"])
     fit_args = [
-        _load(f"fit_args[{i}]", blob)
+        _opened(_load(f"fit_args[{i}]", blob))
         for i, blob in enumerate(payload["fit_args"])
     ]
     fit_kwargs = {
-        key: _load(f"fit_kwargs[{key!r}]", blob)
+        key: _opened(_load(f"fit_kwargs[{key!r}]", blob))
         for key, blob in payload["fit_kwargs"].items()
     }
     if settings.pop("report_epochs"):

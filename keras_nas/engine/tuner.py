@@ -14,6 +14,10 @@ from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print
 from keras_nas import compat
 from keras_nas import tasks
 from keras_nas import validation
+from keras_nas.data.modality import detect_modality
+from keras_nas.data.preprocessing import load_front
+from keras_nas.data.preprocessing import save_front
+from keras_nas.data.search_data import SearchData
 from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import InfeasibleArchitecture
@@ -64,6 +68,8 @@ _STATUS = kt.engine.trial.TrialStatus
 _BEST_EPOCH = "_best_epoch"
 """Carries each execution's best epoch from `run_trial` to the report."""
 TRIAL_PROCESSES = ("in_process", "subprocess")
+TRIAL_DATA_FOLDER = "trial_data"
+"""The run's folder of the data arrays child-process trials re-open."""
 
 
 def default_distribution_strategy():
@@ -175,6 +181,9 @@ class NASTuner(kt.Tuner):
             `keras_nas.engine.warm_start` and `NASOracle.warm_start`): on the
             same data its trials are taken over untrained, on other data its
             best architectures are proposed first.
+        memory_budget: The most bytes that `tf.data.Dataset`s given to
+            `search` may take once read into memory; `None` for a quarter
+            of this machine's RAM (`keras_nas.data.default_memory_budget`).
         **kwargs: Further arguments of `keras_tuner.Tuner`.
 
     Example:
@@ -214,9 +223,13 @@ class NASTuner(kt.Tuner):
         task=None,
         tensorboard_dir=None,
         warm_start=None,
+        memory_budget=None,
         **kwargs,
     ):
         validation.check_positive_int("max_trials", max_trials)
+        self.memory_budget = validation.check_positive_int(
+            "memory_budget", memory_budget, allow_none=True
+        )
         self.constraints = costs.Constraints(
             max_params=max_params, max_flops=max_flops,
             max_latency_ms=max_latency_ms, max_model_bytes=max_model_bytes,
@@ -288,6 +301,8 @@ class NASTuner(kt.Tuner):
             self.warm_start = read_warm_start(
                 warm_start, self._space_label(), self._search_settings()["space_config"]
             )
+        self.front = load_front(self.project_dir)
+        self.modality = None
         if not self._is_worker():
             # Written at once, so a search killed before its first trial
             # ended is resumed rather than started over.
@@ -327,10 +342,19 @@ class NASTuner(kt.Tuner):
     def search(self, *fit_args, **fit_kwargs):
         """Runs the search; arguments are passed to `model.fit`.
 
-        `verbose` defaults to 0 (no per-epoch bars): progress is printed one
-        line per trial instead.
+        The data may be NumPy arrays (`x`, `y`, `validation_data=(x_val,
+        y_val)`), a `keras_nas.data.SearchData` (its splits and the front
+        that made them, which the export puts before the network), or
+        `tf.data.Dataset`s of `(x, y)` batches for `x` and
+        `validation_data` (read once into memory within `memory_budget`
+        bytes, `keras_nas.data.SearchData.from_datasets`). `verbose`
+        defaults to 0 (no per-epoch bars): progress is printed one line
+        per trial instead.
         """
         fit_kwargs.setdefault("verbose", 0)
+        data = self._search_data_of(fit_args, fit_kwargs)
+        if data is not None:
+            fit_args, fit_kwargs = self._use_search_data(data, fit_kwargs)
         if isinstance(self.hypermodel, SearchSpace):
             fit_args, fit_kwargs = self._prepare_data(fit_args, fit_kwargs)
         self._search_data = _final_fit_data(fit_args, fit_kwargs)
@@ -366,6 +390,37 @@ class NASTuner(kt.Tuner):
                 self.progress.on_search_end(self.epochs_summary())
         finally:
             self._deadline = None
+
+    def _search_data_of(self, fit_args, fit_kwargs):
+        """The `SearchData` of `search`'s arguments, or `None` for arrays."""
+        x, _ = validation.fit_data(fit_args, fit_kwargs)
+        if isinstance(x, SearchData):
+            return x
+        if isinstance(x, tf.data.Dataset):
+            validation_data = fit_kwargs.get("validation_data")
+            if not isinstance(validation_data, tf.data.Dataset):
+                raise ValueError(
+                    "Received an invalid value for `validation_data`: with a "
+                    "tf.data.Dataset `x`, a tf.data.Dataset of validation "
+                    "batches is needed. Received: validation_data of type "
+                    f"{type(validation_data).__name__}"
+                )
+            return SearchData.from_datasets(x, validation_data, self.memory_budget)
+        return None
+
+    def _use_search_data(self, data, fit_kwargs):
+        """Takes the splits and the front of `data`; the `fit` arguments."""
+        if isinstance(self.hypermodel, SearchSpace):
+            self.hypermodel.check_data(data.spec)
+            self.hypermodel.modality = data.modality
+        self.front, self.modality = data.front, data.modality
+        if self.front is not None and not self._is_worker():
+            save_front(self.front, self.project_dir)
+        args, data_kwargs = data.fit_arguments()
+        kwargs = {
+            k: v for k, v in fit_kwargs.items() if k not in ("x", "y", "validation_data")
+        }
+        return args, {**kwargs, **data_kwargs}
 
     def _begin_warm_start(self, fit_args, fit_kwargs):
         """Records the data's fingerprint; seeds the oracle from `warm_start`."""
@@ -408,6 +463,8 @@ class NASTuner(kt.Tuner):
                 )
             return fit_args, fit_kwargs
         space.adapt(x, y)
+        if self.modality is None:
+            self.modality = detect_modality(x)[0]
         y = space.task.encode(y, "y")
         if len(fit_args) > 1:
             fit_args[1] = y
@@ -689,6 +746,7 @@ class NASTuner(kt.Tuner):
                         epoch_callback=lambda epoch, logs: self._report_epoch(
                             trial, epoch, logs
                         ),
+                        data_folder=os.path.join(self.project_dir, TRIAL_DATA_FOLDER),
                         **settings,
                     )
                 else:
@@ -897,6 +955,7 @@ class NASTuner(kt.Tuner):
             selection={"rule": select, "reason": self.selection},
             figures=figures,
             members=members,
+            front=self.front,
         )
 
     def _task(self):
@@ -947,6 +1006,7 @@ class NASTuner(kt.Tuner):
             "constraints": self.constraints.get_config(),
             "max_trials": _trial_budget(self.oracle),
             "seed": self.seed,
+            "modality": self.modality,
             "data_fingerprint": self.data_fingerprint,
             "warm_start": None if self.warm_start is None else self.warm_start.path,
         }

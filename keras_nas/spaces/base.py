@@ -8,6 +8,8 @@ import numpy as np
 
 from keras_nas import tasks
 from keras_nas import validation
+from keras_nas.data.input_spec import MODALITIES
+from keras_nas.data.input_spec import InputSpec
 from keras_nas.encoding import RepeatedStructure
 
 
@@ -40,11 +42,18 @@ class SearchSpace(kt.HyperModel):
         normalization: The statistics `adapt` computed (`{"mean": ...,
             "variance": ...}`), for rebuilding a searched space; `None`
             until `adapt` runs (the normalisation is then the identity).
+        input_dtype: `"float32"`, or `"uint8"` for images of 0..255, which
+            the models scale by 1/255 first; `adapt` sets it from the data.
+        modality: What the inputs are, one of the space's `modalities`;
+            `None` for the first of them.
     """
 
     space_name = "space"
-    needs_images = False
-    """Whether inputs must be `(height, width, channels)` images."""
+    modalities = MODALITIES
+    """The modalities of the inputs the space learns from (after the data's
+    preprocessing: audio arrives as spectrograms, text as token vectors)."""
+    image_like = False
+    """Whether inputs are `(height, width, channels)`, normalised per channel."""
     normalize_by_default = False
     """Whether `normalize` is on unless told otherwise."""
 
@@ -58,6 +67,8 @@ class SearchSpace(kt.HyperModel):
         task=None,
         normalize=None,
         normalization=None,
+        input_dtype="float32",
+        modality=None,
     ):
         super().__init__(name=name or self.space_name)
         if (
@@ -74,12 +85,18 @@ class SearchSpace(kt.HyperModel):
                 f"input_shape={input_shape!r}"
             )
         self.input_shape = tuple(int(d) for d in input_shape)
-        if self.needs_images and len(self.input_shape) != 3:
+        if self.image_like and len(self.input_shape) != 3:
             raise ValueError(
                 "Received an invalid value for `input_shape`, expected "
                 f"(height, width, channels) for {type(self).__name__}. "
                 f"Received: input_shape={tuple(input_shape)!r}"
             )
+        self.input_dtype = validation.check_one_of(
+            "input_dtype", input_dtype, ("float32", "uint8")
+        )
+        self.modality = validation.check_one_of(
+            "modality", modality or self.modalities[0], self.modalities
+        )
         self.task = tasks.get_task(task, num_classes)
         if self.task is None:
             raise ValueError(
@@ -129,6 +146,42 @@ class SearchSpace(kt.HyperModel):
         return clone
 
     @property
+    def input_spec(self):
+        """The `keras_nas.data.InputSpec` of the inputs the space's models take."""
+        return InputSpec(self.input_shape, self.input_dtype, self.modality,
+                         feature_axis=-1 if self.image_like else None)
+
+    @classmethod
+    def check_accepts(cls, spec):
+        """Raises unless the space's kind of inputs covers data of `spec`.
+
+        Checked before a space is built for the data: the modality, and
+        three axes for image-like spaces.
+
+        Args:
+            spec: The data's `keras_nas.data.InputSpec`.
+
+        Raises:
+            ValueError: Naming the data's inputs and what the space takes.
+        """
+        if spec.modality not in cls.modalities or (cls.image_like and spec.rank != 3):
+            shape = " of shape (height, width, channels)" if cls.image_like else ""
+            raise ValueError(
+                f"The data's {spec.describe()} do not fit the "
+                f"{cls.space_name!r} space, which takes "
+                f"{' or '.join(cls.modalities)} inputs{shape}."
+            )
+
+    def check_data(self, spec):
+        """Raises unless data of `spec` (a `keras_nas.data.InputSpec`) fits the space.
+
+        Raises:
+            ValueError: Naming the data's inputs and the space's.
+        """
+        self.check_accepts(spec)
+        spec.check(self.input_spec, f"the {self.space_name!r} space")
+
+    @property
     def num_classes(self):
         """The task's class count (`None` for regression)."""
         return self.task.num_classes if self.task.is_classification else None
@@ -137,21 +190,21 @@ class SearchSpace(kt.HyperModel):
         """Fits the task and the feature normalisation on the training split.
 
         Classes (or regression targets' mean and deviation) are recorded
-        unless the task already has them; with `normalize=True`, the
+        unless the task already has them; uint8 inputs make `input_dtype`
+        uint8 (scaled by 1/255 in the models); with `normalize=True`, the
         features' mean and variance (per feature for tabular inputs, per
-        channel for images) are computed from `x`. `NASTuner.search` calls
-        it on its own copy of the space before the first trial.
+        channel for images) are computed from `x` in chunks, without a
+        copy of it. `NASTuner.search` calls it on its own copy of the space
+        before the first trial.
 
         Args:
             x: Training inputs, a NumPy array.
             y: Training labels, in any form the task accepts.
         """
         self.task = self.task.fit(y)
+        self.input_dtype = "uint8" if np.asarray(x).dtype == np.uint8 else "float32"
         if self.normalize:
-            x = np.asarray(x, dtype="float64")
-            axes = tuple(range(x.ndim - 1)) if self.needs_images else (0,)
-            mean = x.mean(axis=axes)
-            variance = x.var(axis=axes)
+            mean, variance = _moments(x, self._statistics_axes(), self._scale())
             self.normalization = {
                 "mean": mean.tolist(),
                 "variance": np.where(variance > 0, variance, 1.0).tolist(),
@@ -263,6 +316,8 @@ class SearchSpace(kt.HyperModel):
             "learning_rate": self.learning_rate,
             "normalize": self.normalize,
             "normalization": self.normalization,
+            "input_dtype": self.input_dtype,
+            "modality": self.modality,
         }
 
     def _decide(self, hp):
@@ -282,13 +337,15 @@ class SearchSpace(kt.HyperModel):
         Until `adapt` runs, the normalisation is the identity (mean 0,
         variance 1), so a model built before it has the same layers.
         """
+        if self.input_dtype == "uint8":
+            inputs = keras.layers.Rescaling(self._scale(), name="scale")(inputs)
         if not self.normalize:
             return inputs
         statistics = self.normalization
         if statistics is None:
-            shape = self.input_shape[-1:] if self.needs_images else self.input_shape
+            shape = [self.input_shape[a - 1] for a in self._statistics_axes()]
             statistics = {"mean": np.zeros(shape), "variance": np.ones(shape)}
-        axis = -1 if self.needs_images else tuple(range(1, len(self.input_shape) + 1))
+        axis = self._statistics_axes()
         return keras.layers.Normalization(
             axis=axis,
             mean=statistics["mean"],
@@ -296,9 +353,47 @@ class SearchSpace(kt.HyperModel):
             name="normalization",
         )(inputs)
 
+    def _statistics_axes(self):
+        """The axes (1-based, after the batch) whose entries keep their own
+        statistics: the channels of images (the mel bands of a spectrogram,
+        as in cepstral mean and variance normalisation), every position of
+        other inputs."""
+        rank = len(self.input_shape)
+        if self.image_like:
+            return (rank,)
+        return tuple(range(1, rank + 1))
+
+    def _scale(self):
+        """What inputs are multiplied by first: 1/255 for uint8 images."""
+        return 1.0 / 255.0 if self.input_dtype == "uint8" else 1.0
+
     def _classifier(self, features):
         """The task's head on the network's last features."""
         return self.task.head(features)
+
+
+def _moments(x, kept_axes, scale, chunk=1024):
+    """Mean and variance of `x * scale`, merged over float64 chunks of rows.
+
+    One statistic per entry of `kept_axes` (1-based axes of a sample),
+    reduced over the others. Each chunk's mean and squared deviations are
+    merged as Chan et al. (1979) do, so large offsets lose no precision and
+    `x` is never copied whole.
+    """
+    x = np.asarray(x)
+    axes = tuple(a for a in range(x.ndim) if a not in kept_axes)
+    count, mean, squares = 0, 0.0, 0.0
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk].astype("float64") * scale
+        size = part.size // np.size(part.mean(axis=axes))
+        part_mean = part.mean(axis=axes)
+        part_squares = np.square(part - part_mean).sum(axis=axes)
+        delta = part_mean - mean
+        total = count + size
+        mean = mean + delta * size / total
+        squares = squares + part_squares + np.square(delta) * count * size / total
+        count = total
+    return mean, squares / count
 
 
 def _checked_normalization(normalization):

@@ -67,7 +67,8 @@ class ConvNet(SearchSpace):
     """
 
     space_name = "convnet"
-    needs_images = True
+    image_like = True
+    modalities = ("image", "audio")
 
     def __init__(
         self,
@@ -250,13 +251,14 @@ class ConvNet(SearchSpace):
                 if x.shape[-1] != h.shape[-1]:
                     shortcut = keras.layers.Conv2D(h.shape[-1], 1, use_bias=False)(x)
                 h = keras.layers.Add()([h, shortcut])
-            if block["pool"] != "none" and min(h.shape[1], h.shape[2]) >= 2:
+            if block["pool"] != "none" and max(h.shape[1], h.shape[2]) >= 2:
                 pool = (
                     keras.layers.MaxPooling2D
                     if block["pool"] == "max"
                     else keras.layers.AveragePooling2D
                 )
-                h = pool(2)(h)
+                # Halves each axis of at least 2 (time alone, for spectrograms).
+                h = pool(tuple(min(2, d) for d in h.shape[1:3]))(h)
             x = h
         x = keras.layers.GlobalAveragePooling2D()(x)
         return self._classifier(x)

@@ -173,7 +173,8 @@ class NB201Cell(SearchSpace):
     """
 
     space_name = "nb201"
-    needs_images = True
+    image_like = True
+    modalities = ("image", "audio")
 
     def __init__(
         self,

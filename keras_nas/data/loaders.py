@@ -14,14 +14,18 @@ import zipfile
 import numpy as np
 
 from keras_nas import tasks
-from keras_nas.datasets.splits import DatasetError
-from keras_nas.datasets.splits import check_fractions
-from keras_nas.datasets.splits import split_dataset
+from keras_nas.data.indices import DatasetError
+from keras_nas.data.indices import check_fractions
+from keras_nas.data.folder_splits import load_folder
+from keras_nas.data.modality import check_modality
+from keras_nas.data.modality import detect_modality
+from keras_nas.data.splits import split_dataset
 from keras_nas.validation import MAX_FEATURE_MAGNITUDE
 
 _ACCEPTED_FORMS = (
     "'digits', 'tfds:NAME', 'tfds:NAME:SPLIT', a path to a .npz file "
-    "holding arrays `x` and `y`, or a path to a .csv file with a header row"
+    "holding arrays `x` and `y`, a path to a .csv file with a header row, "
+    "or a folder of class folders of images, .wav or .txt files"
 )
 # Not tfds' `batch_size=-1`: it batches by `info.splits.total_num_examples`,
 # which is 0 without metadata (as under `tfds.testing.mock_data`), and then
@@ -35,7 +39,8 @@ _DOWNLOAD_PROBE_SECONDS = 5.0
 
 
 def load_dataset(
-    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None
+    spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None,
+    modality=None, text_column=None, image_size=None, skip_bad_files=False,
 ):
     """Loads a dataset, chooses its task and splits it.
 
@@ -50,17 +55,32 @@ def load_dataset(
       `~/tensorflow_datasets`) is downloaded, or refused at once when there
       is no network.
     - A path ending in `.npz` holding arrays `x` and `y` (other keys are
-      ignored); `y` may hold integers, floats, strings, Booleans, one-hot
-      rows or several target columns.
-    - A path ending in `.csv`: a header row, then numeric feature columns
-      and a label column (`label` if present, else the last), which may
-      hold numbers or text (class names).
+      ignored, but for an optional `sample_rate`, which makes 2-D `x`
+      waveforms); `x` may hold numbers or strings (text); `y` may hold
+      integers, floats, strings, Booleans, one-hot rows or several target
+      columns.
+    - A path ending in `.csv`: a header row, then a label column (`label`
+      if present, else the last), which may hold numbers or text (class
+      names), and either numeric feature columns (tabular rows, or one
+      series a row) or one text column (`text`, `text_column`, or the only
+      other column).
+    - A folder of class folders, `DIR/<class>/<file>`, as Keras's
+      `image_dataset_from_directory`, `audio_dataset_from_directory` and
+      `text_dataset_from_directory` read them: images (`.png`, `.jpg`,
+      `.jpeg`, `.bmp`, `.gif`), `.wav` recordings (PCM, one sampling rate)
+      or `.txt` files; class names are the folder names. The file list is
+      split (stratified, seeded) before any file is decoded, and each
+      split's files are recorded in `details["files"]`.
 
-    uint8 features are divided by 255 (the digits by 16), other numeric
-    features are cast to float32 unchanged; NaN or infinite features, and
-    features of a magnitude above about 1.8e19 (whose variance overflows
-    float32), are refused. Images of shape `(N, H, W)` get a channel axis;
-    tabular features `(N, F)` stay 2-D.
+    The modality (`keras_nas.data.MODALITIES`) is detected from the data
+    (`keras_nas.data.modality.detect_modality`, folders by their files'
+    extensions) unless `modality` is given; `modality_reason` says why.
+    Images stay uint8 when they are (the models scale them by 1/255), the
+    digits are scaled from 0..16 to [0, 1], other numeric features are cast
+    to float32 unchanged; NaN or infinite features, and features of a
+    magnitude above about 1.8e19 (whose variance overflows float32), are
+    refused. Images of shape `(N, H, W)` get a channel axis; tabular
+    features `(N, F)` stay 2-D; text is a 1-D array of strings.
 
     The task comes from `task`, or is detected from the labels
     (`keras_nas.tasks.detect_task`). A classification task is fitted on all
@@ -77,6 +97,14 @@ def load_dataset(
             classification).
         task: `None` to detect the task from the labels, `"multiclass"`,
             `"binary"`, `"regression"`, or a `keras_nas.tasks.Task`.
+        modality: `None` to detect it, or one of
+            `keras_nas.data.MODALITIES`.
+        text_column: The CSV column holding the text, if not `text`.
+        image_size: `(height, width)` that folder images are resized to;
+            `None` for their median size, at most 64 pixels a side.
+        skip_bad_files: Whether files of a folder that cannot be read are
+            left out (and counted in `details["skipped"]`) rather than
+            refused.
 
     Returns:
         A `DatasetSplits`.
@@ -101,7 +129,24 @@ def load_dataset(
     """
     check_fractions(validation_fraction, test_fraction)
     task = tasks.get_task(task)
-    name, source, x, y = _load_arrays(spec)
+    check_modality(modality)
+    text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
+    if text not in ("", "digits") and os.path.isdir(text):
+        return load_folder(
+            text, task=task, seed=seed, validation_fraction=validation_fraction,
+            test_fraction=test_fraction, modality=modality, image_size=image_size,
+            skip_bad_files=skip_bad_files,
+        )
+    name, source, x, y, details = _load_arrays(spec, text_column)
+    modality, reason = detect_modality(x, modality, details.get("sample_rate"))
+    if modality == "image" and x.ndim == 3:
+        x = x[..., np.newaxis]
+    if modality == "audio" and "sample_rate" not in details:
+        raise DatasetError(
+            f"{source} holds no `sample_rate`: audio in an .npz file needs one "
+            "(an integer array `sample_rate` beside `x` and `y`), or read the "
+            "recordings from a folder of .wav files."
+        )
     return split_dataset(
         name,
         x,
@@ -111,25 +156,31 @@ def load_dataset(
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
         source=source,
+        modality=modality,
+        modality_reason=reason,
+        details=details,
     )
 
 
-def _load_arrays(spec):
-    """Returns `(name, source, x, y)` for a spec, features and labels checked."""
+def _load_arrays(spec, text_column=None):
+    """`(name, source, x, y, details)` for a spec, features and labels checked."""
     text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
     if text == "digits":
-        return ("digits", "digits", *_load_digits())
+        return ("digits", "digits", *_load_digits(), {})
     form, _, rest = text.partition(":")
     tfds_name, _, split = rest.partition(":")
     if form == "tfds" and tfds_name:
-        return (text, *_load_tfds(tfds_name, split or "train"))
+        return (text, *_load_tfds(tfds_name, split or "train"), {})
     suffix = os.path.splitext(text)[1].lower()
     if suffix in (".npz", ".csv"):
         if not os.path.isfile(text):
             raise DatasetError(f"Dataset file not found: {text}")
-        load = _load_npz if suffix == ".npz" else _load_csv
         name = os.path.splitext(os.path.basename(text))[0]
-        return (name, text, *_checked(*load(text), source=text))
+        if suffix == ".npz":
+            x, y, details = _load_npz(text)
+        else:
+            (x, y), details = _load_csv(text, text_column), {}
+        return (name, text, *_checked(x, y, source=text), details)
     raise DatasetError(
         f"Unknown dataset spec {spec!r}. Expected one of: {_ACCEPTED_FORMS}."
     )
@@ -248,13 +299,14 @@ def _can_reach(address, timeout=_DOWNLOAD_PROBE_SECONDS):
 
 
 def _load_npz(path):
-    """Returns arrays `x` and `y` of an `.npz` file."""
+    """Arrays `x` and `y` of an `.npz` file, and its `sample_rate` if any."""
     if not zipfile.is_zipfile(path):
         raise DatasetError(f"Dataset file {path} is not an .npz archive.")
     try:
         with np.load(path) as data:
             keys = list(data.files)
             arrays = [data[key] for key in ("x", "y") if key in keys]
+            rate = data["sample_rate"] if "sample_rate" in keys else None
     except (OSError, ValueError, zipfile.BadZipFile) as err:  # E.g. pickled data.
         raise DatasetError(
             f"Could not read dataset file {path}: {_first_line(err)}"
@@ -263,13 +315,22 @@ def _load_npz(path):
         raise DatasetError(
             f"Dataset file {path} must hold arrays `x` and `y`. Found keys: {keys}"
         )
-    return arrays
+    if rate is None:
+        return (*arrays, {})
+    if rate.size != 1 or rate.dtype.kind not in "iu" or int(rate) < 1:
+        raise DatasetError(
+            f"Dataset file {path} holds `sample_rate` {rate!r}: expected one "
+            "positive integer (samples per second)."
+        )
+    return (*arrays, {"sample_rate": int(rate)})
 
 
-def _load_csv(path):
+def _load_csv(path, text_column=None):
     """Returns the features and the label column of a `.csv` file.
 
-    Feature cells must be numbers; label cells may be numbers or text.
+    Feature cells must be numbers, unless the features are one text column
+    (`text`, `text_column`, or the only column beside the label); label
+    cells may be numbers or text.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -295,9 +356,33 @@ def _load_csv(path):
     label = header.index("label") if "label" in header else len(header) - 1
     cells = np.array([row for _, row in rows[1:]], dtype=str)
     cells = np.char.strip(cells)
+    labels = _csv_labels(cells[:, label], path, header[label], rows)
+    text = _text_column(header, label, cells, text_column, path)
+    if text is not None:
+        return cells[:, text], labels
     names = [column for i, column in enumerate(header) if i != label]
     x = _csv_features(np.delete(cells, label, axis=1), names, rows, path)
-    return x, _csv_labels(cells[:, label], path, header[label], rows)
+    return x, labels
+
+
+def _text_column(header, label, cells, text_column, path):
+    """The index of the CSV's text column, or `None` for numeric features."""
+    if text_column is not None:
+        if text_column not in header or header.index(text_column) == label:
+            raise DatasetError(
+                f"Dataset file {path} has no text column {text_column!r} "
+                f"(--text-column); its columns: {header}."
+            )
+        return header.index(text_column)
+    if "text" in header and header.index("text") != label:
+        return header.index("text")
+    if len(header) == 2:
+        column = 1 - label
+        try:
+            cells[:, column].astype("float64")
+        except ValueError:
+            return column
+    return None
 
 
 def _csv_features(cells, names, rows, path):
@@ -344,20 +429,21 @@ def _checked(x, y, source):
 
 
 def _as_features(x, source):
-    """Scales uint8 to [0, 1], casts to float32, adds a channel to images.
+    """Checks numbers and casts them to float32 (uint8 stays), or strings.
 
     NaN or infinite values are refused, and so are values of a magnitude
     above `keras_nas.validation.MAX_FEATURE_MAGNITUDE` (about 1.8e19, the
     square root of the largest float32): the variance of such a feature
     overflows float32 when the model scales its inputs.
     """
+    if x.dtype.kind in "USO":
+        return _as_texts(x, source)
     if x.dtype.kind not in "biuf":
         raise DatasetError(
-            f"Features in {source} must be numeric. Received dtype: {x.dtype}"
+            f"Features in {source} must be numbers or strings. Received "
+            f"dtype: {x.dtype}"
         )
-    if x.ndim == 3:
-        x = x[..., np.newaxis]
-    if x.ndim not in (2, 4):
+    if x.ndim not in (2, 3, 4):
         raise DatasetError(
             f"Features in {source} must have shape (N, F), (N, H, W) or "
             f"(N, H, W, C). Received shape: {x.shape}"
@@ -369,8 +455,10 @@ def _as_features(x, source):
             f"values, first at {_positions(bad)}; fill or drop them before "
             "loading."
         )
+    if x.dtype == np.uint8:
+        return x  # Images of 0..255: the models scale them.
     with np.errstate(over="ignore"):  # Too large for float32: refused below.
-        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+        x = x.astype("float32")
     large = np.abs(x) > MAX_FEATURE_MAGNITUDE  # Overflowed ones are inf.
     if large.any():
         raise DatasetError(
@@ -381,6 +469,32 @@ def _as_features(x, source):
             "rescale them (other units, a logarithm) before loading."
         )
     return x
+
+
+def _as_texts(x, source):
+    """One string per sample, bytes decoded as UTF-8; else `DatasetError`."""
+    if x.ndim != 1:
+        raise DatasetError(
+            f"Text in {source} must be one string per sample, shape (N,). "
+            f"Received shape: {x.shape}"
+        )
+    texts = []
+    for row, value in enumerate(x):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DatasetError(
+                    f"Text in {source}, row {row}, is not UTF-8 (byte "
+                    f"{err.start}); re-encode it as UTF-8."
+                ) from None
+        if not isinstance(value, str):
+            raise DatasetError(
+                f"Features in {source} mix strings with {type(value).__name__} "
+                f"values (row {row}): text must be one string per sample."
+            )
+        texts.append(value)
+    return np.array(texts, dtype=str)
 
 
 def _positions(mask):

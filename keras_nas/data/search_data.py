@@ -1,0 +1,217 @@
+"""The data boundary: what a search, its export and its run folder see of the data.
+
+`SearchData` holds the model inputs of the train, validation and test
+splits (computed once by the data's front, see
+`keras_nas.data.preprocessing`), the encoded labels, the task, the
+modality and the front itself. `NASTuner.search` takes one as its data;
+arrays and `tf.data.Dataset`s given to `search` are turned into one
+(`from_arrays`, `from_datasets`).
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from keras_nas.data import preprocessing
+from keras_nas.data.modality import detect_modality
+
+MEMORY_SHARE = 0.25
+"""The default memory budget of in-memory data: this share of the RAM."""
+
+
+@dataclasses.dataclass(eq=False)
+class SearchData:
+    """Model inputs and labels of a search's splits, with the front that makes them.
+
+    Attributes:
+        name: Short name of the data set.
+        x_train: Training model inputs.
+        y_train: Training labels, as the task trains on them.
+        x_val: Validation model inputs.
+        y_val: Validation labels.
+        x_test: Test model inputs, or `None`.
+        y_test: Test labels, or `None`.
+        raw_test: The test inputs as loaded (strings, waveforms, images),
+            what the export's `serve` takes; `None` without test data.
+        task: The fitted `keras_nas.tasks.Task`, or `None` when the space's
+            own task is fitted by the search.
+        task_reason: Why this task.
+        modality: One of `keras_nas.data.MODALITIES`.
+        modality_reason: Why.
+        front: The `keras.Model` from raw inputs to model inputs, or `None`.
+        details: The loader's other facts (sample rate, files of each split).
+
+    Example:
+
+    ```python
+    splits = keras_nas.data.load_dataset("reviews.csv")
+    data = SearchData.from_splits(splits)
+    space = keras_nas.spaces.get_space("mlp", data.spec.shape, task=data.task)
+    tuner.search(data, epochs=5)
+    ```
+    """
+
+    name: str
+    x_train: np.ndarray = dataclasses.field(repr=False)
+    y_train: np.ndarray = dataclasses.field(repr=False)
+    x_val: np.ndarray = dataclasses.field(repr=False)
+    y_val: np.ndarray = dataclasses.field(repr=False)
+    x_test: object = dataclasses.field(default=None, repr=False)
+    y_test: object = dataclasses.field(default=None, repr=False)
+    raw_test: object = dataclasses.field(default=None, repr=False)
+    task: object = dataclasses.field(default=None, repr=False)
+    task_reason: str = ""
+    modality: str = "tabular"
+    modality_reason: str = ""
+    front: object = dataclasses.field(default=None, repr=False)
+    details: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_splits(cls, splits, front=None):
+        """The search data of a `DatasetSplits` of raw inputs.
+
+        The front of the splits' modality is fitted on the training inputs
+        (the text vocabulary and its document frequencies), unless `front`
+        (a run's or an export's) is given, and computes the model inputs of
+        every split once.
+        """
+        return cls.from_raw(
+            splits.name, splits.modality, splits.modality_reason,
+            (splits.x_train, splits.y_train), (splits.x_val, splits.y_val),
+            (splits.x_test, splits.y_test), task=splits.task,
+            task_reason=splits.task_reason, details=splits.details, front=front,
+        )
+
+    @classmethod
+    def from_datasets(cls, train, validation, memory_budget=None, name="dataset"):
+        """The search data of two `tf.data.Dataset`s of `(x, y)` batches.
+
+        Both are read once into memory, up to `memory_budget` bytes; images
+        of 0..255 (such as Keras's `image_dataset_from_directory` yields)
+        are kept as uint8, rounded. Labels are class names when the dataset
+        has `class_names` (as Keras's folder loaders give). The modality is
+        detected from the training inputs and its front fitted on them.
+
+        Args:
+            train: The training dataset.
+            validation: The validation dataset.
+            memory_budget: The most bytes the data may take; `None` for
+                `default_memory_budget()`.
+            name: Short name of the data.
+
+        Raises:
+            ValueError: If a dataset does not yield `(x, y)` pairs, or the
+                data outgrows the budget (naming both).
+        """
+        budget = default_memory_budget() if memory_budget is None else memory_budget
+        used = [0]
+        train = _read_dataset(train, "x", budget, used)
+        validation = _read_dataset(validation, "validation_data", budget, used)
+        modality, reason = detect_modality(train[0])
+        return cls.from_raw(name, modality, reason, train, validation)
+
+    @classmethod
+    def from_raw(cls, name, modality, modality_reason, train, validation,
+                 test=(None, None), *, task=None, task_reason="", details=None,
+                 front=None):
+        """The search data of raw `(x, y)` splits of one modality.
+
+        Args:
+            name: Short name of the data.
+            modality: One of `keras_nas.data.MODALITIES`.
+            modality_reason: Why.
+            train: `(x, y)` of the training split, raw inputs.
+            validation: `(x, y)` of the validation split.
+            test: `(x, y)` of the test split, or `(None, None)`.
+            task: The fitted task, or `None` for the space's own.
+            task_reason: Why this task.
+            details: The loader's other facts.
+            front: A fitted front to use; `None` to fit one on `train`.
+        """
+        if front is None:
+            front = preprocessing.build_front(
+                modality, train[0], (details or {}).get("sample_rate")
+            )
+
+        def inputs(x):
+            return None if x is None else preprocessing.model_inputs(front, x)
+
+        return cls(
+            name=name,
+            x_train=inputs(train[0]), y_train=train[1],
+            x_val=inputs(validation[0]), y_val=validation[1],
+            x_test=inputs(test[0]), y_test=test[1], raw_test=test[0],
+            task=task, task_reason=task_reason, modality=modality,
+            modality_reason=modality_reason, front=front,
+            details=dict(details or {}),
+        )
+
+    @property
+    def spec(self):
+        """The `keras_nas.data.InputSpec` of the model inputs."""
+        return preprocessing.model_input_spec(self.modality, self.x_train)
+
+    @property
+    def input_shape(self):
+        """The shape of one model input."""
+        return tuple(self.x_train.shape[1:])
+
+    def summary(self):
+        """One line: the name, split sizes, model input shape and task."""
+        test = "" if self.y_test is None else f" / {len(self.y_test):,} test"
+        task = "" if self.task is None else f", {self.task.summary()}"
+        return (
+            f"{self.name}: {len(self.y_train):,} train / {len(self.y_val):,} val"
+            f"{test}, input {self.input_shape}{task}"
+        )
+
+    def fit_arguments(self):
+        """`(args, kwargs)` of `model.fit` on the training and validation splits."""
+        return (self.x_train, self.y_train), {
+            "validation_data": (self.x_val, self.y_val)
+        }
+
+
+def default_memory_budget():
+    """`MEMORY_SHARE` of this machine's RAM, in bytes."""
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return int(pages * MEMORY_SHARE)
+
+
+def _read_dataset(dataset, name, budget, used):
+    """Reads a dataset of `(x, y)` batches into two arrays, within the budget."""
+    xs, ys = [], []
+    for element in dataset.as_numpy_iterator():
+        if not isinstance(element, tuple) or len(element) != 2:
+            raise ValueError(
+                f"Received an invalid value for `{name}`: a tf.data.Dataset of "
+                f"(x, y) batches is expected. Received: elements of type "
+                f"{type(element).__name__}"
+            )
+        x, y = _as_images(element[0]), element[1]
+        used[0] += x.nbytes + np.asarray(y).nbytes
+        if used[0] > budget:
+            raise ValueError(
+                f"Received an invalid value for `{name}`: the data outgrows the "
+                f"memory budget of {budget / 2**30:.2f} GiB (memory_budget) "
+                "after reading "
+                f"{sum(len(v) for v in ys) + len(y):,} samples; raise the "
+                "budget or search on a smaller part of it."
+            )
+        xs.append(x)
+        ys.append(y)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    names = getattr(dataset, "class_names", None)
+    if names and y.ndim == 1 and y.dtype.kind in "iu":
+        y = np.asarray(names)[y]
+    return x, y
+
+
+def _as_images(x):
+    """Batches of images of 0..255 as uint8, rounded; others unchanged."""
+    if x.ndim == 4 and x.dtype.kind == "f" and x.size and x.min() >= 0 and (
+        1.5 < x.max() <= 255
+    ):
+        return np.round(x).astype("uint8")
+    return x
