@@ -122,9 +122,9 @@ def completed(run_dir):
 def inconsistencies(run_dir, export_dir, expect_export=True):
     """What is wrong with a run folder and its export, as a list of texts."""
     from keras_nas.engine.checkpoint import CorruptCheckpointError
-    from keras_nas.runs import CorruptRunError
-    from keras_nas.runs import RunDirectory
-    from keras_nas.runs import check_run_folder
+    from keras_nas.runs.run_directory import CorruptRunError
+    from keras_nas.runs.run_directory import RunDirectory
+    from keras_nas.runs.run_directory import check_run_folder
 
     problems = []
     try:

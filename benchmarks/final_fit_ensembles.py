@@ -32,7 +32,7 @@ import numpy as np
 import keras_nas as kn
 from bench_utils import machine_line
 from bench_utils import mean_se
-from keras_nas.export import load_exported
+from keras_nas.runs.export import load_exported
 
 VARIANTS = (
     ("best trial", {}),

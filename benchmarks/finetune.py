@@ -6,7 +6,7 @@ The source is an export folder (`--source`, e.g. from `keras-nas run
 each seed, N images of each of the digits 5 to 9 are drawn (text labels,
 so the head is 5-class) and split as `keras-nas finetune` splits a file
 (`load_dataset`'s default 60/20/20, seeded); the other images of digits 5
-to 9 are held out. Each mode adapts the export (`keras_nas.finetune`
+to 9 are held out. Each mode adapts the export (`keras_nas.runs.finetune`
 defaults unless overridden) and its served SavedModel is scored on the
 held-out images. Printed: trainable parameters, training seconds, steps
 trained and held-out accuracy, mean ± std over the seeds.
@@ -45,9 +45,9 @@ import tensorflow as tf
 from bench_utils import machine_line
 
 import keras_nas as kn
-import keras_nas.finetune as ft
+import keras_nas.runs.finetune as ft
 from keras_nas.data.splits import split_dataset
-from keras_nas.export import load_exported
+from keras_nas.runs.export import load_exported
 
 SOURCE, TARGET = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
 NAMES = np.array(["zero", "one", "two", "three", "four",

@@ -95,7 +95,7 @@ def check_output_folder(option, path):
     Raises:
         click.BadParameter: If `path` names a file or cannot be created.
     """
-    from keras_nas.output_paths import check_output_folder as check
+    from keras_nas.runs.output_paths import check_output_folder as check
 
     try:
         check(path)
@@ -114,8 +114,8 @@ def lock_folder(stack, folder, command):
     Raises:
         click.UsageError: If another process holds the folder.
     """
-    from keras_nas.folder_lock import FolderLock
-    from keras_nas.folder_lock import FolderLockedError
+    from keras_nas.runs.folder_lock import FolderLock
+    from keras_nas.runs.folder_lock import FolderLockedError
 
     try:
         stack.enter_context(FolderLock(folder, command))

@@ -52,8 +52,8 @@ def finetune(export_dir, dataset, mode, rank, steps, epochs, learning_rate,
              out, overwrite):
     """Fine-tune the model exported in EXPORT_DIR on new data and export it."""
     kn = import_keras_nas()
-    from keras_nas.finetune import MODES
-    from keras_nas.finetune import finetune as run_finetune
+    from keras_nas.runs.finetune import MODES
+    from keras_nas.runs.finetune import finetune as run_finetune
 
     check_choice("--mode", mode, MODES)
     check_output_folder("--out", out)

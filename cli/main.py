@@ -24,7 +24,7 @@ class OneLineErrors(click.Group):
     """A click group whose usage errors print one line, never a traceback.
 
     So does a file that cannot be written (a full disk): the line names the
-    file and what to free (`keras_nas.files.WriteError`), and after `run`
+    file and what to free (`keras_nas.runs.files.WriteError`), and after `run`
     says to pass `--resume`; the exit code is 1.
     """
 
@@ -56,8 +56,8 @@ class OneLineErrors(click.Group):
             sys.exit(1)
 
     def _os_error_line(self, error):
-        # keras_nas.files (and TensorFlow) is loaded only if a command used it.
-        files = sys.modules.get("keras_nas.files")
+        # keras_nas.runs.files (and TensorFlow) is loaded only if a command used it.
+        files = sys.modules.get("keras_nas.runs.files")
         if files is not None and isinstance(error, files.WriteError):
             then = "pass --resume to continue"
             return error.message(then=then if self.invoked in self.RESUMABLE else None)
@@ -94,7 +94,7 @@ def show(run_dir, top, columns):
     click.echo(run_directory.format_leaderboard(top, columns))
     _warn_missing_checkpoints(run_directory)
     if run_directory.dataset is not None:
-        from keras_nas.results import epochs_summary
+        from keras_nas.runs.leaderboard import epochs_summary
 
         click.echo(epochs_summary(
             run_directory.trials, run_directory.search["max_trials"],
@@ -140,7 +140,7 @@ def export(run_dir, out, overwrite, rule, final_fit, final_epochs, ensemble):
 
 def _export(run_directory, out, overwrite, rule, final_fit, final_epochs, ensemble):
     """Exports from a locked run folder into a locked export folder."""
-    from keras_nas.runs import export_trial
+    from keras_nas.runs.run_directory import export_trial
 
     run_dir = run_directory.path
     try:
@@ -207,7 +207,7 @@ def _run_data(run_directory):
     """
     from keras_nas.data import SearchData
     from keras_nas.data import load_dataset
-    from keras_nas.runs import changed_files
+    from keras_nas.runs.run_directory import changed_files
 
     task = run_directory.task
     dataset = run_directory.dataset
@@ -232,7 +232,7 @@ def _run_data(run_directory):
 
 def _open_run(run_dir):
     import_keras_nas()
-    from keras_nas.runs import RunDirectory
+    from keras_nas.runs.run_directory import RunDirectory
 
     try:
         return RunDirectory(run_dir)

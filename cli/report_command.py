@@ -21,7 +21,7 @@ def report(run_dir, out):
         raise click.BadParameter(f"{run_dir!r} is not a folder.",
                                  param_hint="RUN_DIR")
     kn = import_keras_nas()
-    from keras_nas.runs import SEARCH_FILE
+    from keras_nas.runs.run_directory import SEARCH_FILE
 
     if not os.path.isfile(os.path.join(run_dir, SEARCH_FILE)):
         raise click.BadParameter(

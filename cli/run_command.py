@@ -418,7 +418,7 @@ def _check_outputs(settings, role):
 
 
 def _check_name(name):
-    from keras_nas.output_paths import check_folder_name
+    from keras_nas.runs.output_paths import check_folder_name
 
     try:
         check_folder_name(name)
@@ -430,7 +430,7 @@ def _check_run_paths(settings, name, run_dir, export_path, role):
     """The run folder must be one name inside `--directory`, the export one
     inside `--export-dir` (links followed), both writable, before anything
     is written."""
-    from keras_nas.output_paths import check_inside
+    from keras_nas.runs.output_paths import check_inside
 
     _check_name(name)
     checks = [("--name", run_dir, settings["directory"])]
@@ -448,8 +448,8 @@ def _check_run_paths(settings, name, run_dir, export_path, role):
 
 def _check_unlocked(*folders):
     """Refuses to launch a distributed search on folders another process holds."""
-    from keras_nas.folder_lock import FolderLockedError
-    from keras_nas.folder_lock import check_unlocked
+    from keras_nas.runs.folder_lock import FolderLockedError
+    from keras_nas.runs.folder_lock import check_unlocked
 
     for folder in folders:
         try:
@@ -498,7 +498,7 @@ def _time_limit(value):
 
 def _check_run_folder(run_dir, overwrite):
     """Says whether `run_dir` holds a run; refuses what must not be touched."""
-    from keras_nas import runs
+    from keras_nas.runs import run_directory as runs
 
     try:
         existing = runs.check_run_folder(run_dir)
@@ -526,8 +526,8 @@ def _write_dataset_file(run_dir, settings, data):
 
     A folder's files of each split are recorded too.
     """
-    from keras_nas.files import write_json_atomically
-    from keras_nas.runs import DATASET_FILE
+    from keras_nas.runs.files import write_json_atomically
+    from keras_nas.runs.run_directory import DATASET_FILE
 
     keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size",
             "modality", "text_column", "image_size", "skip_bad_files")
@@ -580,8 +580,8 @@ def _image_size(text):
 
 def _check_same_run(run_dir, requested):
     """Refuses to resume a run with other settings than it was started with."""
-    from keras_nas.runs import DATASET_FILE
-    from keras_nas.runs import SEARCH_FILE
+    from keras_nas.runs.run_directory import DATASET_FILE
+    from keras_nas.runs.run_directory import SEARCH_FILE
 
     saved = {}
     for filename in (SEARCH_FILE, DATASET_FILE):
@@ -599,8 +599,8 @@ def _check_same_run(run_dir, requested):
 
 def _check_same_files(run_dir, data):
     """Refuses to resume a run on a folder whose split reads other files."""
-    from keras_nas.runs import DATASET_FILE
-    from keras_nas.runs import changed_files
+    from keras_nas.runs.run_directory import DATASET_FILE
+    from keras_nas.runs.run_directory import changed_files
 
     path = os.path.join(run_dir, DATASET_FILE)
     if not os.path.isfile(path):

@@ -8,8 +8,8 @@ from keras_nas import spaces
 from keras_nas import tasks
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.encoding import RepeatedStructure
-from keras_nas.export import export_saved_model
-from keras_nas.export import load_exported
+from keras_nas.runs.export import export_saved_model
+from keras_nas.runs.export import load_exported
 from keras_nas.engine.tuner import NASTuner
 from keras_nas.report import report
 

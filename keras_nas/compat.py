@@ -207,14 +207,14 @@ def save_state_atomically(oracle):
     `trial.json` (`_save_trial`) in place, so a crash or a full disk during
     the write leaves a partial file. For an oracle whose class keeps
     KerasTuner's versions of both methods, they are replaced on this
-    instance by versions that write through `keras_nas.files.write_json_atomically`
+    instance by versions that write through `keras_nas.runs.files.write_json_atomically`
     (`NASOracle` already does); other oracles are left as they are.
     Idempotent.
 
     Args:
         oracle: A `keras_tuner.Oracle`.
     """
-    from keras_nas.files import write_json_atomically
+    from keras_nas.runs.files import write_json_atomically
 
     if not isinstance(oracle, _oracle.Oracle):
         return  # A distributed worker's client: the chief writes.
@@ -238,13 +238,13 @@ def trial_dir(oracle, trial_id):
     """The folder of one trial's files, created if absent.
 
     Raises:
-        keras_nas.files.WriteError: If it cannot be created (a full disk:
+        keras_nas.runs.files.WriteError: If it cannot be created (a full disk:
             TensorFlow's `ResourceExhaustedError` names no folder itself).
     """
     try:
         return oracle._get_trial_dir(trial_id)
     except (OSError, tf.errors.OpError) as error:
-        from keras_nas.files import write_error
+        from keras_nas.runs.files import write_error
 
         folder = os.path.join(project_dir(oracle), f"trial_{trial_id}")
         failure = write_error(folder, error)
@@ -274,7 +274,7 @@ def weights_file(model):
     HDF5 writes its files itself and, when the disk fills during the write,
     may crash the process as it closes the file (h5py #914, #1120). Built in
     memory, the file reaches the disk through ordinary Python writes, which
-    fail cleanly (see `keras_nas.files.save_weights_atomically`).
+    fail cleanly (see `keras_nas.runs.files.save_weights_atomically`).
 
     Args:
         model: A built `keras.Model`.

@@ -1,7 +1,6 @@
 """Benchmarks of several objectives: hypervolume regret, baselines, reports, CLI."""
 
 import csv
-import json
 from pathlib import Path
 
 import keras_tuner as kt

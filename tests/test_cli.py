@@ -21,22 +21,25 @@ def test_run_searches_shows_progress_and_exports(tmp_path, npz_dataset):
 
 
 def test_existing_run_needs_resume_or_overwrite(tmp_path, npz_dataset):
-    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1)).exit_code == 0
-    again = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2))
+    # The final fit and ensemble are left out: this test is about the folder.
+    quick = ("--no-final-fit", "--ensemble", 1)
+    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, *quick)).exit_code == 0
+    again = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, *quick))
     assert again.exit_code == 2
     assert "--resume" in again.output and "Traceback" not in again.output
-    resumed = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume"))
+    resumed = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume", *quick))
     assert resumed.exit_code == 0, resumed.output
     assert "resuming after 1 finished trials" in resumed.output
     assert "Trial 2/2" in resumed.output and "Trial 1/2" not in resumed.output
     other_seed = invoke(
-        *run_args(tmp_path, npz_dataset, "--max-trials", 3, "--resume", "--seed", 9)
+        *run_args(tmp_path, npz_dataset, "--max-trials", 3, "--resume", "--seed", 9, *quick)
     )
     assert other_seed.exit_code == 2 and "seed" in other_seed.output
 
 
 def test_show_and_export_a_finished_run(tmp_path, npz_dataset):
-    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2)).exit_code == 0
+    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2,
+                            "--no-final-fit", "--ensemble", 1)).exit_code == 0
     run_dir = tmp_path / "runs" / "toy"
     shown = invoke("show", run_dir)
     assert shown.exit_code == 0, shown.output
@@ -88,7 +91,7 @@ def test_image_space_rejects_tabular_data(tmp_path, npz_dataset):
 def test_two_objectives_a_budget_and_a_rule(tmp_path, npz_dataset):
     result = invoke(*run_args(
         tmp_path, npz_dataset, "--max-trials", 3, "--objective", "val_accuracy,flops",
-        "--max-params", 300, "--select", "val_accuracy, flops<=300",
+        "--max-params", 300, "--select", "val_accuracy, flops<=300", "--no-final-fit",
     ))
     assert result.exit_code == 0, result.output
     assert "objectives val_accuracy, flops, max_params=300" in result.output

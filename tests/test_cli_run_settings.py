@@ -40,6 +40,8 @@ epochs: 1
 directory: {tmp_path / "runs"}
 name: from-config
 export_dir: {tmp_path / "models"}
+final_fit: false
+ensemble: 1
 """)
     result = invoke("run", "--config", config, "--max-trials", 2, "--seed", 3)
     assert result.exit_code == 0, result.output
@@ -57,6 +59,7 @@ def test_json_config_is_read_too(tmp_path, npz_dataset):
     config = write(tmp_path / "search.json", json.dumps({
         "dataset": npz_dataset, "space": "mlp", "max_trials": 1, "epochs": 1,
         "directory": str(tmp_path / "runs"), "export_dir": str(tmp_path / "m"),
+        "final_fit": False, "ensemble": 1,
     }))
     result = invoke("run", "--config", config)
     assert result.exit_code == 0, result.output
@@ -76,6 +79,7 @@ early_stopping: asha
 directory: {tmp_path / "runs"}
 name: c
 export_dir: {tmp_path / "models"}
+final_fit: false
 """)
     result = invoke("run", "--config", config)
     assert result.exit_code == 0, result.output
@@ -226,11 +230,12 @@ def test_unknown_space_or_strategy_argument_in_config(tmp_path, npz_dataset):
 
 
 def test_corrupt_or_foreign_run_folder_is_refused_and_untouched(tmp_path, npz_dataset):
-    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1)).exit_code == 0
+    quick = ("--no-final-fit", "--ensemble", 1)  # Not about the exported model.
+    assert invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, *quick)).exit_code == 0
     run_dir = tmp_path / "runs" / "toy"
     (run_dir / "oracle.json").write_text('{"ongoing_trials": {"tuner0": ')
     before = snapshot(tmp_path)
-    result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume"))
+    result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume", *quick))
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "corrupt: oracle.json" in lines[0], result.output
@@ -240,13 +245,14 @@ def test_corrupt_or_foreign_run_folder_is_refused_and_untouched(tmp_path, npz_da
     # Valid JSON, but not an oracle's state.
     (run_dir / "oracle.json").write_text("{}")
     before = snapshot(tmp_path)
-    result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume"))
+    result = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 2, "--resume", *quick))
     assert result.exit_code == 2, result.output
     assert "cannot be resumed" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert snapshot(tmp_path) == before
 
-    started_over = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, "--overwrite"))
+    started_over = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, "--overwrite",
+                                    *quick))
     assert started_over.exit_code == 0, started_over.output
 
     foreign = tmp_path / "runs" / "notes"
@@ -269,7 +275,8 @@ def test_time_limit_stops_and_exports_best_so_far(tmp_path):
     dataset = npz(tmp_path, x, y)
     # Long enough for a first trial even on a loaded machine.
     result = invoke(*run_args(tmp_path, dataset, "--max-trials", 200,
-                              "--epochs", 2, "--time-limit", "30s"))
+                              "--epochs", 2, "--time-limit", "30s",
+                              "--no-final-fit", "--ensemble", 1))
     assert result.exit_code == 0, result.output
     assert "Time limit of 00:00:30 reached" in result.output
     assert "Trial 200/200" not in result.output

@@ -186,7 +186,8 @@ def test_cli_runs_darts_from_a_config(tmp_path, npz_images):
     )
     result = invoke("run", "--config", config, "--dataset", npz_images,
                     "--epochs", 1, "--directory", tmp_path / "runs",
-                    "--name", "d", "--export-dir", tmp_path / "models")
+                    "--name", "d", "--export-dir", tmp_path / "models",
+                    "--no-final-fit", "--ensemble", 1)
     assert result.exit_code == 0, result.output
     assert "One-shot epoch 1/1" in result.output and "Trial 1/1" in result.output
     architecture = json.loads(

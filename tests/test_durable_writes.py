@@ -16,13 +16,13 @@ from cli_helpers import invoke
 from cli_helpers import run_args
 
 from keras_nas import compat
-from keras_nas import files
+from keras_nas.runs import files
 from keras_nas.engine import trial_process
 from keras_nas.engine.checkpoint import CorruptCheckpointError
 from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.export import load_keras_model
+from keras_nas.runs.export import load_keras_model
 from keras_nas.oracles import RandomSearchOracle
-from keras_nas.runs import RunDirectory
+from keras_nas.runs.run_directory import RunDirectory
 
 needs_proc = pytest.mark.skipif(
     not os.path.isdir("/proc/self/fd"), reason="names synced files via /proc"

@@ -227,6 +227,7 @@ def test_an_asha_search_killed_in_the_middle_resumes_to_its_budget(
         "--space", "mlp", "--strategy", "evolution", "--max-trials", str(max_trials),
         "--epochs", "9", "--early-stopping", "asha", "--directory",
         str(tmp_path / "runs"), "--name", "toy", "--export-dir", str(tmp_path / "m"),
+        "--no-final-fit", "--ensemble", "1",
     ]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,

@@ -1,13 +1,13 @@
-"""Tests for keras_nas.ensembles: greedy selection and the averaging model."""
+"""Tests for keras_nas.runs.ensembles: greedy selection and the averaging model."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas.ensembles import ensemble_model
-from keras_nas.ensembles import greedy_selection
-from keras_nas.export import export_saved_model
+from keras_nas.runs.ensembles import ensemble_model
+from keras_nas.runs.ensembles import greedy_selection
+from keras_nas.runs.export import export_saved_model
 
 
 def squared_error(target):

@@ -1,4 +1,4 @@
-"""Tests for keras_nas.export: SavedModel folders and their metadata."""
+"""Tests for keras_nas.runs.export: SavedModel folders and their metadata."""
 
 import json
 import os
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas.export import export_saved_model
-from keras_nas.export import load_exported
-from keras_nas.files import WriteError
+from keras_nas.runs.export import export_saved_model
+from keras_nas.runs.export import load_exported
+from keras_nas.runs.files import WriteError
 
 ARCHITECTURE = {
     "space": "convnet",

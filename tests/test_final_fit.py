@@ -9,12 +9,21 @@ from cli_helpers import invoke
 from cli_helpers import run_args
 
 import keras_nas as kn
-from keras_nas.engine.final_fit import final_epochs
+from keras_nas.runs.final_fit import final_epochs
+
+# Under pytest-xdist (--dist loadgroup) the whole file runs on one worker,
+# so its module-scoped search is run once.
+pytestmark = pytest.mark.xdist_group("final_fit")
 
 
-@pytest.fixture
-def searched(tmp_path):
-    """A finished 3-trial MLP search on a separable 3-class toy problem."""
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A finished 3-trial MLP search on a separable 3-class toy problem.
+
+    Shared by the tests below: each exports into its own folder and leaves
+    the search as it found it.
+    """
+    tmp_path = tmp_path_factory.mktemp("searched")
     rng = np.random.default_rng(0)
     y = np.arange(90) % 3
     x = (rng.normal(size=(90, 4)) + y[:, None]).astype("float32")
@@ -128,7 +137,7 @@ def test_export_refuses_bad_values_and_writes_nothing(searched, tmp_path, kwargs
 
 def test_final_fit_needs_the_search_data_in_this_process(searched, tmp_path):
     tuner, _ = searched
-    again = kn.NASTuner(tuner.hypermodel, max_trials=3, directory=tmp_path,
+    again = kn.NASTuner(tuner.hypermodel, max_trials=3, directory=tuner.directory,
                         project_name="p", seed=3, verbose=0, latency=False)
     with pytest.raises(RuntimeError, match="call search"):
         again.export(tmp_path / "x", final_fit=True)

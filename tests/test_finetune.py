@@ -1,4 +1,4 @@
-"""Tests for keras_nas.finetune and `keras-nas finetune`."""
+"""Tests for keras_nas.runs.finetune and `keras-nas finetune`."""
 
 import json
 
@@ -9,11 +9,11 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from keras_nas.data.splits import split_dataset
-from keras_nas.ensembles import ensemble_model
-from keras_nas.export import export_saved_model
-from keras_nas.finetune import LEARNING_RATES
-from keras_nas.finetune import StepEarlyStopping
-from keras_nas.finetune import finetune
+from keras_nas.runs.ensembles import ensemble_model
+from keras_nas.runs.export import export_saved_model
+from keras_nas.runs.finetune import LEARNING_RATES
+from keras_nas.runs.finetune import StepEarlyStopping
+from keras_nas.runs.finetune import finetune
 from keras_nas.spaces import MLP
 from keras_nas_cli.main import app
 
@@ -187,7 +187,7 @@ def test_cli_finetunes_and_refuses_bad_input_in_one_line(source, tmp_path):
 
 
 def test_cli_help_states_the_defaults():
-    from keras_nas import finetune as ft
+    from keras_nas.runs import finetune as ft
 
     text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).output.split())
     assert f"[default: {ft.STEPS}]" in text
@@ -200,7 +200,7 @@ def test_cli_help_states_the_defaults():
 
 
 def test_merged_weights_compute_what_the_lora_model_computes():
-    from keras_nas.finetune import _merged
+    from keras_nas.runs.finetune import _merged
 
     def build():
         inputs = keras.Input((6,))

@@ -18,11 +18,9 @@ from keras_nas.objectives import pareto
 from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import NSGA2Oracle
 from keras_nas.oracles import RandomSearchOracle
-from keras_nas.oracles import RegularizedEvolutionOracle
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import SETTINGS
 from oracle_helpers import declared
-from oracle_helpers import drive
 from oracle_helpers import finish
 from oracle_helpers import keys
 from oracle_helpers import nb201

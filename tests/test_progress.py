@@ -96,11 +96,12 @@ def test_verbose_must_be_0_1_or_2():
 
 
 def test_run_quiet_and_verbose(tmp_path, npz_dataset):
-    quiet = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, "--quiet"))
+    quick = ("--no-final-fit", "--ensemble", 1)  # Not about the exported model.
+    quiet = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, "--quiet", *quick))
     assert quiet.exit_code == 0, quiet.output
     assert "Trial 1/1" not in quiet.output and "Leaderboard" in quiet.output
     loud = invoke(*run_args(tmp_path, npz_dataset, "--max-trials", 1, "--verbose",
-                            "--overwrite"))
+                            "--overwrite", *quick))
     assert loud.exit_code == 0, loud.output
     assert "Trial 1 epoch 1/1 " in loud.output and "Trial 1/1 " in loud.output
     assert not CONTROL.search(loud.output)

@@ -17,7 +17,7 @@ from keras_nas.report import architecture
 from keras_nas.report import decisions
 from keras_nas.report import history
 from keras_nas.report import strategy
-from keras_nas.runs import RunDirectory
+from keras_nas.runs.run_directory import RunDirectory
 from keras_nas.spaces.nb201 import from_arch_str
 
 # Under pytest-xdist (--dist loadgroup) the whole file runs on one worker,
@@ -31,7 +31,8 @@ SECTIONS = ("Leaderboard", "Objective by trial and time", "Pareto fronts",
 
 
 def _search(folder, *extra):
-    result = invoke(*run_args(folder, write_toy_npz(folder), "--max-trials", 3, *extra))
+    result = invoke(*run_args(folder, write_toy_npz(folder), "--max-trials", 3,
+                              "--no-final-fit", "--ensemble", 1, *extra))
     assert result.exit_code == 0, result.output
     return folder / "runs" / "toy"
 

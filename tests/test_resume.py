@@ -129,7 +129,7 @@ def test_search_killed_with_sigkill_resumes_to_the_full_budget(tmp_path, npz_dat
         sys.executable, "-m", "keras_nas_cli.main", "run", "--dataset", npz_dataset,
         "--space", "mlp", "--strategy", "dls", "--max-trials", str(max_trials),
         "--epochs", "1", "--directory", str(tmp_path / "runs"), "--name", "toy",
-        "--export-dir", str(tmp_path / "models"),
+        "--export-dir", str(tmp_path / "models"), "--no-final-fit", "--ensemble", "1",
     ]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
 

@@ -11,8 +11,8 @@ import pytest
 from cli_helpers import invoke
 from cli_helpers import run_args
 
-from keras_nas import folder_lock
-from keras_nas import output_paths
+from keras_nas.runs import folder_lock
+from keras_nas.runs import output_paths
 
 
 def _assert_refused(result, option, tmp_path):
@@ -106,7 +106,7 @@ def _hold_lock_in_child(folder):
 
     The child loads `keras_nas/folder_lock.py` alone (no TensorFlow).
     """
-    source = importlib.util.find_spec("keras_nas.folder_lock").origin
+    source = importlib.util.find_spec("keras_nas.runs.folder_lock").origin
     code = textwrap.dedent(f"""
         import importlib.util, sys, time
         spec = importlib.util.spec_from_file_location("folder_lock", {source!r})
@@ -151,7 +151,7 @@ def test_lock_is_reentrant_within_a_process_and_freed_on_release(tmp_path):
 
 
 def _try_lock_in_child(folder):
-    source = importlib.util.find_spec("keras_nas.folder_lock").origin
+    source = importlib.util.find_spec("keras_nas.runs.folder_lock").origin
     code = textwrap.dedent(f"""
         import importlib.util
         spec = importlib.util.spec_from_file_location("folder_lock", {source!r})

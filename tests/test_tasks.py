@@ -284,7 +284,7 @@ def test_normalisation_is_adapted_on_the_training_split_and_saved(tmp_path):
     stats = tuner.hypermodel.normalization
     np.testing.assert_allclose(stats["mean"], x.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(stats["variance"], x.var(axis=0), rtol=1e-4)
-    from keras_nas.runs import RunDirectory
+    from keras_nas.runs.run_directory import RunDirectory
 
     run = RunDirectory(tmp_path / "n")
     assert run.space.normalization == stats

@@ -53,7 +53,8 @@ def search(tmp_path_factory):
     x = rng.normal(size=(40, 6)).astype("float32") + y[:, None]
     np.savez(folder / "toy.npz", x=x, y=y)
     result = invoke(*run_args(folder, folder / "toy.npz", "--max-trials", 3,
-                              "--tensorboard", folder / "tb"))
+                              "--tensorboard", folder / "tb",
+                              "--no-final-fit", "--ensemble", 1))
     assert result.exit_code == 0, result.output
     return folder
 

@@ -12,7 +12,7 @@ from keras_nas.darts.derive import alpha_weights
 from keras_nas.darts.derive import derive
 from keras_nas.darts.supernet import build_supernet
 from keras_nas.darts.supernet import check_order
-from keras_nas.export import export_saved_model
+from keras_nas.runs.export import export_saved_model
 
 
 class DartsSearch:

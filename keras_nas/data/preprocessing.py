@@ -206,7 +206,7 @@ def _plain(config):
 
 def save_front(front, folder):
     """Writes `front` as `preprocessing.keras` in `folder` (atomically)."""
-    from keras_nas.files import save_atomically
+    from keras_nas.runs.files import save_atomically
 
     with tempfile.TemporaryDirectory() as staging:
         file = pathlib.Path(staging) / FRONT_FILE

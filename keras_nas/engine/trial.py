@@ -14,7 +14,7 @@ from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.time_limit import StopAtDeadline
-from keras_nas.files import write_json_atomically
+from keras_nas.runs.files import write_json_atomically
 from keras_nas.objectives.costs import VIOLATION
 from keras_nas.objectives.costs import measure_costs
 
@@ -141,7 +141,7 @@ def fit_trial(
         keras_tuner.errors.FailedTrialError: If the architecture cannot be
             built (`ArchitectureBuildError`) or its loss becomes NaN
             (`NaNLossError`).
-        keras_nas.files.WriteError: If the checkpoint or the build config
+        keras_nas.runs.files.WriteError: If the checkpoint or the build config
             cannot be written (a full disk): a `FatalError`, which ends the
             search rather than failing the trial.
     """

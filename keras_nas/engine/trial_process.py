@@ -49,8 +49,8 @@ from keras_nas import compat
 from keras_nas.engine.failures import first_line
 from keras_nas.engine.trial import fit_trial
 from keras_nas.engine.trial import numeric_logs
-from keras_nas.files import WriteError
-from keras_nas.files import save_atomically
+from keras_nas.runs.files import WriteError
+from keras_nas.runs.files import save_atomically
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
 ARRAY_FILE_BYTES = 1 << 20
@@ -148,7 +148,7 @@ def fit_in_subprocess(
             subclass, re-raised as the same class when it can be imported),
             for example an architecture that cannot be built or a NaN loss.
         keras_tuner.errors.FatalError: If the child raised one.
-        keras_nas.files.WriteError: If the child could not write the
+        keras_nas.runs.files.WriteError: If the child could not write the
             checkpoint or the build config (a full disk), naming the file.
         TrialOutOfMemoryError: If the child ran out of memory.
         TrialProcessKilledError: If a signal ended the child.

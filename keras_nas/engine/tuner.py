@@ -25,16 +25,16 @@ from keras_nas.engine.failures import InfeasibleBudgetError
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
 from keras_nas.engine.failures import first_line
-from keras_nas.files import first_corrupt_json
-from keras_nas.files import write_json_atomically
+from keras_nas.runs.files import first_corrupt_json
+from keras_nas.runs.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 from keras_nas.objectives.selection import rank_trials
 from keras_nas.objectives.selection import select_trial
-from keras_nas.engine.final_fit import final_fit as run_final_fit
-from keras_nas.final_model import check_ensemble
-from keras_nas.final_model import ensemble_members
-from keras_nas.final_model import make_final_model
+from keras_nas.runs.final_fit import final_fit as run_final_fit
+from keras_nas.runs.final_model import check_ensemble
+from keras_nas.runs.final_model import ensemble_members
+from keras_nas.runs.final_model import make_final_model
 from keras_nas.objectives.latency import LatencySettings
 from keras_nas.engine.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
@@ -45,12 +45,12 @@ from keras_nas.engine.tensorboard_logs import TensorBoardLogs
 from keras_nas.engine.progress import format_architecture
 from keras_nas.engine.progress import trial_number
 from keras_nas.engine.promotions import train_on_promotions
-from keras_nas.results import epochs_summary
-from keras_nas.results import format_leaderboard
-from keras_nas.results import leaderboard
-from keras_nas.results import task_columns
-from keras_nas.runs import SEARCH_FILE
-from keras_nas.runs import export_trial
+from keras_nas.runs.leaderboard import epochs_summary
+from keras_nas.runs.leaderboard import format_leaderboard
+from keras_nas.runs.leaderboard import leaderboard
+from keras_nas.runs.leaderboard import task_columns
+from keras_nas.runs.run_directory import SEARCH_FILE
+from keras_nas.runs.run_directory import export_trial
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.engine.time_limit import TimeLimitReached
 from keras_nas.engine.time_limit import parse_duration
@@ -859,11 +859,11 @@ class NASTuner(kt.Tuner):
         scratch on the training and validation data of the last `search`
         call, for the epochs its trial found best (`final_epochs` to
         choose), with the search's seed; see
-        `keras_nas.engine.final_fit`. With `ensemble=K > 1`, up to `K` of
+        `keras_nas.runs.final_fit`. With `ensemble=K > 1`, up to `K` of
         the best trials are chosen by greedy ensemble selection on their
         validation predictions and exported as one model averaging their
         outputs, each final-trained when `final_fit` is set (see
-        `keras_nas.final_model`). `metrics.json` then also holds
+        `keras_nas.runs.final_model`). `metrics.json` then also holds
         `final_fit` (epochs, seed, samples, seconds), `trial_test_*` (the
         selected trial's own weights on the test data) and `ensemble`
         (members, weights, validation figures); `test_*` are always the

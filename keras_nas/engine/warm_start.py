@@ -20,7 +20,7 @@ import shutil
 import numpy as np
 
 from keras_nas import compat
-from keras_nas.runs import RunDirectory
+from keras_nas.runs.run_directory import RunDirectory
 
 _TRIAL_FILE = "trial.json"
 _FIT_SETTINGS = ("epochs", "batch_size", "validation_split", "class_weight")

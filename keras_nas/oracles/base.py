@@ -13,9 +13,9 @@ import tensorflow as tf
 from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.files import first_corrupt_json
-from keras_nas.files import remove_stale_temporaries
-from keras_nas.files import write_json_atomically
+from keras_nas.runs.files import first_corrupt_json
+from keras_nas.runs.files import remove_stale_temporaries
+from keras_nas.runs.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 from keras_nas.oracles.early_stopping import EARLIER_EPOCHS

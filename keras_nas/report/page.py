@@ -13,8 +13,8 @@ from keras_nas.report import history
 from keras_nas.report import strategy
 from keras_nas.report.trials import RunView
 from keras_nas.oracles.early_stopping import curve_epochs
-from keras_nas.results import task_columns
-from keras_nas.runs import RunDirectory
+from keras_nas.runs.leaderboard import task_columns
+from keras_nas.runs.run_directory import RunDirectory
 
 REPORT_FILE = "report.html"
 TOP_CURVES = 5

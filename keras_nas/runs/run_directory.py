@@ -9,16 +9,16 @@ from keras_nas import compat
 from keras_nas.data.preprocessing import describe_front
 from keras_nas.data.preprocessing import load_front
 from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.export import export_saved_model
-from keras_nas.engine.final_fit import final_fit as final_fit_trial
-from keras_nas.final_model import ensemble_members
-from keras_nas.final_model import make_final_model
+from keras_nas.runs.export import export_saved_model
+from keras_nas.runs.final_fit import final_fit as final_fit_trial
+from keras_nas.runs.final_model import ensemble_members
+from keras_nas.runs.final_model import make_final_model
 from keras_nas.objectives.selection import rank_trials
 from keras_nas.objectives.selection import select_trial
 from keras_nas.tasks import evaluate
-from keras_nas.results import format_leaderboard
-from keras_nas.results import leaderboard
-from keras_nas.results import task_columns
+from keras_nas.runs.leaderboard import format_leaderboard
+from keras_nas.runs.leaderboard import leaderboard
+from keras_nas.runs.leaderboard import task_columns
 from keras_nas.spaces.registry import SPACES
 
 SEARCH_FILE = "search.json"
@@ -281,7 +281,7 @@ class RunDirectory:
         """The model to export: the selected trial's, final-trained, or an ensemble.
 
         As `NASTuner.export` does it (see
-        `keras_nas.final_model.make_final_model`), on the splits of the
+        `keras_nas.runs.final_model.make_final_model`), on the splits of the
         run's dataset.
 
         Args:
@@ -419,7 +419,7 @@ def export_trial(
         selection: How the trial was chosen, `{"rule": ..., "reason": ...}`
             (`NASTuner.export`), recorded in `metrics.json`.
         figures: Further entries of `metrics.json`: the final fit and
-            ensemble figures of `keras_nas.final_model.make_final_model`.
+            ensemble figures of `keras_nas.runs.final_model.make_final_model`.
         members: For an ensemble, its members' descriptions (each with
             `trial_id` and `weight`), stored in `architecture.json`.
         front: The data's preprocessing (`keras_nas.data.preprocessing`),

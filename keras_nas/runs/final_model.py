@@ -2,15 +2,15 @@
 
 `make_final_model` is shared by `NASTuner.export` and `keras-nas export`:
 given the ranked candidate trials, how to load a trial's model and how to
-train one again (`keras_nas.engine.final_fit`), it returns the model to
+train one again (`keras_nas.runs.final_fit`), it returns the model to
 export and the figures `metrics.json` records beside the trial's own.
 """
 
 import numpy as np
 
 from keras_nas import validation
-from keras_nas.ensembles import ensemble_model
-from keras_nas.ensembles import greedy_selection
+from keras_nas.runs.ensembles import ensemble_model
+from keras_nas.runs.ensembles import greedy_selection
 from keras_nas.tasks import evaluate
 
 ENSEMBLE_POOL = 10
@@ -109,11 +109,11 @@ def make_final_model(
     With `ensemble=1` it is the first trial's model, trained again by
     `retrain` when given. With `ensemble=K > 1`, the best
     `max(ENSEMBLE_POOL, 2 * K)` trials' models predict the validation
-    split; `keras_nas.ensembles.greedy_selection` chooses up to `K` members
+    split; `keras_nas.runs.ensembles.greedy_selection` chooses up to `K` members
     and their weights by `validation_score` (for classification the
     validation accuracy, ties by the loss; for regression the loss), each
     member is trained
-    again by `retrain` when given, and `keras_nas.ensembles.ensemble_model`
+    again by `retrain` when given, and `keras_nas.runs.ensembles.ensemble_model`
     averages them.
 
     Args:
@@ -122,7 +122,7 @@ def make_final_model(
         load_model: Function from a trial to its model with the weights of
             its best epoch.
         retrain: Function from a trial to `(model, record)`, the final fit
-            (`keras_nas.engine.final_fit.final_fit` with the search's data),
+            (`keras_nas.runs.final_fit.final_fit` with the search's data),
             or `None` to keep the trials' weights.
         task: The space's `keras_nas.tasks.Task` (needed for ensembles).
         validation_data: `(x, y)` of the validation split, labels encoded
