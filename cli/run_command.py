@@ -70,6 +70,10 @@ class StrategyOption(click.Option):
 @click.option("--image-size", default=None,
               help=("HEIGHTxWIDTH that folder images are resized to [default: "
                     "their median size, at most 64 a side]."))
+@click.option("--memory-budget", default=None, type=float,
+              help=("GiB that a folder's decoded images may take in memory; "
+                    "above it the run stops before decoding [default: a "
+                    "quarter of the RAM]."))
 @click.option("--skip-bad-files", is_flag=True,
               help=("Leave out files of a folder that cannot be read (they "
                     "are counted) instead of stopping."))
@@ -468,6 +472,8 @@ def _dataset_hint(message):
         return "--modality"
     if "--text-column" in message:
         return "--text-column"
+    if "--memory-budget" in message:
+        return "--memory-budget"
     return "--dataset"
 
 
@@ -553,6 +559,7 @@ def _load_data(kn, settings, image_size):
             test_fraction=settings["test_fraction"], modality=modality,
             text_column=settings["text_column"], image_size=image_size,
             skip_bad_files=settings["skip_bad_files"],
+            memory_budget=_memory_budget(settings["memory_budget"]),
         )
     except ValueError as error:
         raise click.BadParameter(
@@ -560,6 +567,18 @@ def _load_data(kn, settings, image_size):
             param_hint=_dataset_hint(str(error)),
         ) from None
     return kn.data.SearchData.from_splits(splits)
+
+
+def _memory_budget(gib):
+    """`--memory-budget` in bytes, or `None`."""
+    if gib is None:
+        return None
+    if not 0 < gib <= 2**20:
+        raise click.BadParameter(
+            f"expected a positive number of GiB, received {excerpt(gib)}.",
+            param_hint="--memory-budget",
+        )
+    return int(gib * 2**30)
 
 
 def _image_size(text):

@@ -149,7 +149,7 @@ def npz(tmp_path, x, y):
         (("--max-failures", 0), "--max-failures"),
         (("--workers", 0), "--workers"),
         (("--batch-size", 0), "--batch-size"),
-        (("--space", "nb201"), "input_shape"),
+        (("--space", "nb201"), "'nb201' space, which takes image or audio inputs"),
         (("--strategy", "nope"), "--strategy"),
     ],
 )

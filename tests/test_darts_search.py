@@ -139,13 +139,21 @@ def test_several_searches_each_give_a_trial_and_resume_search_by_search(
     assert best.score == max(t.score for t in trials)
 
 
-def test_a_seeded_one_shot_search_repeats_whatever_ran_before(tiny_images, tmp_path):
+def test_a_seeded_one_shot_search_repeats_whatever_ran_before(
+    tiny_images, tmp_path, monkeypatch
+):
+    def stop_after_the_one_shot_epoch(epoch, epochs, logs, description):
+        raise Interrupt()  # Its weights are saved; the trial is not needed.
+
     alphas = []
     for name in ("a", "b"):
         keras.utils.set_random_seed(len(name) * 7 + ord(name))  # unrelated state
         tuner = kn.NASTuner(_space(), strategy="darts", directory=tmp_path,
                             project_name=name, seed=3)
-        _search(tuner, tiny_images, epochs=1)
+        monkeypatch.setattr(tuner.progress, "on_one_shot_epoch",
+                            stop_after_the_one_shot_epoch)
+        with pytest.raises(Interrupt):
+            _search(tuner, tiny_images, epochs=1)
         history = json.loads((tmp_path / name / one_shot.STATE_FILE).read_text())
         weights = history["history"][0]["alphas"]
         alphas.append([w for d in sorted(weights) for w in weights[d].values()])

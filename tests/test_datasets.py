@@ -1,4 +1,4 @@
-"""Tests for keras_nas.datasets: the bundled digits, loaders and splits."""
+"""Tests for keras_nas.data: the bundled digits, loaders and splits."""
 
 import importlib.resources
 import re

@@ -156,6 +156,8 @@ def test_run_with_defaults_and_serve_raw_inputs(tmp_path, modality, served_dtype
     export_dir = tmp_path / "models" / "m"
     architecture = json.loads((export_dir / "architecture.json").read_text())
     assert architecture["modality"] == modality
+    metrics = json.loads((export_dir / "metrics.json").read_text())
+    assert metrics["modality"] == modality
     assert (architecture["preprocessing"] is None) == (modality == "tabular")
     dataset_record = json.loads((tmp_path / "runs" / "m" / "dataset.json").read_text())
     assert dataset_record["modality"] == modality
@@ -240,3 +242,14 @@ def test_text_run_exported_again_and_fine_tuned_keep_the_front(tmp_path):
         scores = outputs[:, 0]
         auc = np.mean(scores[labels == 1][:, None] > scores[labels == 0][None, :])
         assert auc >= 0.9, (export_dir.name, auc, scores)
+
+
+def test_a_folder_above_the_memory_budget_exits_2_before_decoding(tmp_path):
+    dataset, _, _ = _dataset(tmp_path, "image")
+    result = invoke("run", "--dataset", dataset, "--memory-budget", 0.000001,
+                    "--directory", tmp_path / "runs",
+                    "--export-dir", tmp_path / "models")
+    assert result.exit_code == 2
+    assert "images of 10x12x3 take" in result.output
+    assert "--memory-budget" in result.output
+    assert not (tmp_path / "runs").exists()

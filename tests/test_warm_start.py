@@ -186,7 +186,8 @@ def test_cli_run_warm_start(tmp_path, earlier):
                     tmp_path, "--name", "cli", "--export-dir", tmp_path / "out",
                     "--warm-start", tmp_path / "missing")
     assert result.exit_code == 2, result.output
-    assert "warm_start" in result.output
+    assert "Invalid value for --warm-start" in result.output
+    assert "is not a folder" in result.output
     assert len(result.output.strip().splitlines()) == 1
     common = ("--dataset", tmp_path / "toy.npz", "--space", "mlp", "--epochs", 1,
               "--directory", tmp_path, "--export-dir", tmp_path / "out")

@@ -1,4 +1,4 @@
-"""Makes `keras_nas/datasets/digits.npz` from scikit-learn's bundled copy.
+"""Makes `keras_nas/data/digits.npz` from scikit-learn's bundled copy.
 
 The UCI optical handwritten digits ship with scikit-learn as
 `sklearn/datasets/data/digits.csv.gz`, so no download is needed. keras-nas
@@ -17,7 +17,7 @@ from sklearn import datasets
 OUTPUT = (
     pathlib.Path(__file__).resolve().parents[1]
     / "keras_nas"
-    / "datasets"
+    / "data"
     / "digits.npz"
 )
 

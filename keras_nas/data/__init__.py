@@ -4,8 +4,8 @@ from keras_nas.data.indices import DatasetError
 from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.data.loaders import load_dataset
+from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.search_data import SearchData
-from keras_nas.data.search_data import default_memory_budget
 from keras_nas.data.splits import DatasetSplits
 
 __all__ = [

@@ -15,13 +15,15 @@ import numpy as np
 
 from keras_nas.data import folders
 from keras_nas.data.indices import DatasetError
+from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.splits import split_dataset
 
 _SPLITS = ("train", "val", "test")
 
 
 def load_folder(path, *, task, seed, validation_fraction, test_fraction,
-                modality=None, image_size=None, skip_bad_files=False):
+                modality=None, image_size=None, skip_bad_files=False,
+                memory_budget=None):
     """Loads and splits a folder of class folders of images, `.wav` or `.txt` files.
 
     Args:
@@ -37,6 +39,9 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
             default of `keras_nas.data.folders.read_images`.
         skip_bad_files: Whether unreadable files are left out (counted in
             `details["skipped"]`) rather than refused.
+        memory_budget: The most bytes the decoded images may take; `None`
+            for `keras_nas.data.default_memory_budget()`. Each split gets its
+            share by its number of files.
 
     Returns:
         A `DatasetSplits` of raw inputs: uint8 images, float32 waveforms
@@ -60,6 +65,7 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
         validation_fraction=validation_fraction, test_fraction=test_fraction,
         source=path, modality=listing.modality, modality_reason=listing.reason,
     )
+    budget = default_memory_budget() if memory_budget is None else memory_budget
     parts, details = {}, {"root": os.fspath(path), "files": {}, "skipped": []}
     shape = {"image_size": image_size, "channels": None}
     for split in _SPLITS:
@@ -69,7 +75,8 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
             files=tuple(listing.files[i] for i in indices),
             labels=listing.labels[indices],
         )
-        arrays = _read(part, shape, skip_bad_files)
+        share = budget * len(part.files) // len(listing.files)
+        arrays = _read(part, shape, skip_bad_files, share)
         if listing.modality == "image":  # Val and test as the training images.
             shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[3]}
         parts[split] = arrays
@@ -92,10 +99,12 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
     )
 
 
-def _read(listing, shape, skip_bad_files):
+def _read(listing, shape, skip_bad_files, max_bytes):
     """The arrays of one split's files; images of `shape` (size, channels)."""
     if listing.modality == "image":
-        return folders.read_images(listing, **shape, skip_bad=skip_bad_files)
+        return folders.read_images(
+            listing, **shape, skip_bad=skip_bad_files, max_bytes=max_bytes
+        )
     if listing.modality == "audio":
         return folders.read_audio(listing, skip_bad=skip_bad_files)
     return folders.read_texts(listing, skip_bad=skip_bad_files)

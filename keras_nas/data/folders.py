@@ -208,7 +208,8 @@ def scan_folder(path, modality=None):
     return FolderListing(root, tuple(files), labels, tuple(classes), modality, reason)
 
 
-def read_images(listing, image_size=None, channels=None, skip_bad=False):
+def read_images(listing, image_size=None, channels=None, skip_bad=False,
+                max_bytes=None):
     """Decodes the images of a listing into one uint8 array.
 
     GIFs give their first frame. Images are resized with bilinear
@@ -224,6 +225,8 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False):
         channels: 1 (grey) or 3 (RGB; alpha is dropped); `None` (the
             default) gives 3 if any of the first 64 images has colour.
         skip_bad: Whether to leave out files that cannot be decoded.
+        max_bytes: The most bytes the decoded images may take; `None` for
+            no limit.
 
     Returns:
         A `FolderArrays`.
@@ -262,6 +265,14 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False):
             )
         if channels is None:
             channels = 3 if any(s[2] >= 3 for s in shapes[:_CHANNEL_PROBES]) else 1
+    needed = len(listing.files) * int(np.prod(image_size)) * channels
+    if max_bytes is not None and needed > max_bytes:
+        raise DatasetError(
+            f"{len(listing.files):,} images of {image_size[0]}x{image_size[1]}x"
+            f"{channels} take {needed / 2**30:.2f} GiB decoded, above the memory "
+            f"budget's {max_bytes / 2**30:.2f} GiB for them: pass a smaller "
+            "--image-size or a larger --memory-budget"
+        )
     x = np.empty((len(listing.files), *image_size, channels), np.uint8)
     rows, bad = [], []
     for index, image in _each_file(listing, _decode_image, skip_bad, bad):

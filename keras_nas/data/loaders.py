@@ -41,6 +41,7 @@ _DOWNLOAD_PROBE_SECONDS = 5.0
 def load_dataset(
     spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None,
     modality=None, text_column=None, image_size=None, skip_bad_files=False,
+    memory_budget=None,
 ):
     """Loads a dataset, chooses its task and splits it.
 
@@ -105,6 +106,9 @@ def load_dataset(
         skip_bad_files: Whether files of a folder that cannot be read are
             left out (and counted in `details["skipped"]`) rather than
             refused.
+        memory_budget: The most bytes a folder's decoded images may take,
+            refused before decoding above it; `None` for a quarter of the
+            RAM (`keras_nas.data.default_memory_budget`).
 
     Returns:
         A `DatasetSplits`.
@@ -135,7 +139,7 @@ def load_dataset(
         return load_folder(
             text, task=task, seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction, modality=modality, image_size=image_size,
-            skip_bad_files=skip_bad_files,
+            skip_bad_files=skip_bad_files, memory_budget=memory_budget,
         )
     name, source, x, y, details = _load_arrays(spec, text_column)
     modality, reason = detect_modality(x, modality, details.get("sample_rate"))

@@ -6,8 +6,8 @@ for. During a search the front runs once over the training and validation
 data, outside the searched networks (`model_inputs`), so the networks stay
 XLA-compilable and each trial does not pay for it again; the export puts it
 in front of the network (`with_front`), so the SavedModel's `serve` takes
-raw inputs. A run folder keeps it as `preprocessing.keras` (`save_front`,
-`load_front`).
+raw inputs. A run folder keeps it as `preprocessing.keras`
+(`keras_nas.runs.front_file`).
 
 | modality | raw input | front | model input |
 | --- | --- | --- | --- |
@@ -19,9 +19,6 @@ raw inputs. A run folder keeps it as `preprocessing.keras` (`save_front`,
 """
 
 import math
-import pathlib
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -29,7 +26,6 @@ import tensorflow as tf
 
 from keras_nas.data.input_spec import InputSpec
 
-FRONT_FILE = "preprocessing.keras"
 TEXT_MAX_TOKENS = 10_000
 """The most words and word pairs a text front counts (the most frequent)."""
 TEXT_NGRAMS = 2
@@ -202,22 +198,3 @@ def _plain(config):
             "sequence_stride", "sampling_rate", "num_mel_bins", "max_tokens",
             "output_mode", "ngrams", "standardize", "split")
     return {key: value for key, value in config.items() if key in keep}
-
-
-def save_front(front, folder):
-    """Writes `front` as `preprocessing.keras` in `folder` (atomically)."""
-    from keras_nas.runs.files import save_atomically
-
-    with tempfile.TemporaryDirectory() as staging:
-        file = pathlib.Path(staging) / FRONT_FILE
-        front.save(file)  # Keras insists on the .keras suffix.
-        save_atomically(pathlib.Path(folder) / FRONT_FILE,
-                        lambda temporary: shutil.copyfile(file, temporary))
-
-
-def load_front(folder):
-    """The front saved in `folder`, or `None` if it has none."""
-    file = pathlib.Path(folder) / FRONT_FILE
-    if not file.is_file():
-        return None
-    return keras.saving.load_model(file, compile=False)

@@ -9,16 +9,12 @@ arrays and `tf.data.Dataset`s given to `search` are turned into one
 """
 
 import dataclasses
-import os
 
 import numpy as np
 
 from keras_nas.data import preprocessing
+from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.modality import detect_modality
-
-MEMORY_SHARE = 0.25
-"""The default memory budget of in-memory data: this share of the RAM."""
-
 
 @dataclasses.dataclass(eq=False)
 class SearchData:
@@ -171,12 +167,6 @@ class SearchData:
         return (self.x_train, self.y_train), {
             "validation_data": (self.x_val, self.y_val)
         }
-
-
-def default_memory_budget():
-    """`MEMORY_SHARE` of this machine's RAM, in bytes."""
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return int(pages * MEMORY_SHARE)
 
 
 def _read_dataset(dataset, name, budget, used):

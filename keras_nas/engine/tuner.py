@@ -15,8 +15,6 @@ from keras_nas import compat
 from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.data.modality import detect_modality
-from keras_nas.data.preprocessing import load_front
-from keras_nas.data.preprocessing import save_front
 from keras_nas.data.search_data import SearchData
 from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.failures import build_trial_model
@@ -51,6 +49,8 @@ from keras_nas.runs.leaderboard import leaderboard
 from keras_nas.runs.leaderboard import task_columns
 from keras_nas.runs.run_directory import SEARCH_FILE
 from keras_nas.runs.run_directory import export_trial
+from keras_nas.runs.front_file import load_front
+from keras_nas.runs.front_file import save_front
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.engine.time_limit import TimeLimitReached
 from keras_nas.engine.time_limit import parse_duration
@@ -284,6 +284,7 @@ class NASTuner(kt.Tuner):
             None if tensorboard_dir is None else TensorBoardLogs(tensorboard_dir)
         )
         self.data_fingerprint = None
+        self.modality = None
         self.warm_start = None
         compat.save_state_atomically(oracle)
         super().__init__(
@@ -302,7 +303,6 @@ class NASTuner(kt.Tuner):
                 warm_start, self._space_label(), self._search_settings()["space_config"]
             )
         self.front = load_front(self.project_dir)
-        self.modality = None
         if not self._is_worker():
             # Written at once, so a search killed before its first trial
             # ended is resumed rather than started over.

@@ -31,12 +31,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nas.data.preprocessing import FRONT_FILE
 from keras_nas.data.preprocessing import with_front
 from keras_nas.engine.failures import first_line
 from keras_nas.runs.files import CorruptFileError
 from keras_nas.runs.files import read_json as _read_json
 from keras_nas.runs.files import save_folder_atomically
+from keras_nas.runs.front_file import FRONT_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
 KERAS_FILE = "model.keras"

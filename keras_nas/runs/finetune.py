@@ -44,13 +44,13 @@ import tensorflow as tf
 
 from keras_nas import tasks
 from keras_nas import validation
-from keras_nas.data.preprocessing import load_front
 from keras_nas.data.search_data import SearchData
 from keras_nas.data.splits import DatasetSplits
 from keras_nas.runs.export import ARCHITECTURE_FILE
 from keras_nas.runs.export import check_target
 from keras_nas.runs.export import export_saved_model
 from keras_nas.runs.export import read_json
+from keras_nas.runs.front_file import load_front
 
 MODES = ("full", "features", "lora")
 

@@ -7,7 +7,6 @@ import keras_tuner as kt
 
 from keras_nas import compat
 from keras_nas.data.preprocessing import describe_front
-from keras_nas.data.preprocessing import load_front
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.runs.export import export_saved_model
 from keras_nas.runs.final_fit import final_fit as final_fit_trial
@@ -20,6 +19,7 @@ from keras_nas.runs.leaderboard import format_leaderboard
 from keras_nas.runs.leaderboard import leaderboard
 from keras_nas.runs.leaderboard import task_columns
 from keras_nas.spaces.registry import SPACES
+from keras_nas.runs.front_file import load_front
 
 SEARCH_FILE = "search.json"
 """Written by `NASTuner` in its project folder: space, strategy, objective."""
@@ -457,7 +457,7 @@ def export_trial(
         architecture["ensemble"] = members
     if task is not None:
         architecture["task"] = task.get_config()
-    architecture["modality"] = search.get("modality", "tabular")
+    architecture["modality"] = metrics["modality"] = search.get("modality")
     architecture["preprocessing"] = describe_front(front)
     return export_saved_model(
         model, path, architecture=architecture, metrics=metrics,
