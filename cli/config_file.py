@@ -9,6 +9,11 @@ from keras_nas_cli.common import excerpt
 
 RUN_KEYS = {
     "dataset": "a text",
+    "modality": "auto, image, audio, text, series or tabular",
+    "text_column": "a text",
+    "image_size": "a text such as '64x64'",
+    "memory_budget": "a positive number (GiB)",
+    "skip_bad_files": "true or false",
     "task": "auto, multiclass, binary or regression",
     "space": "a name or a mapping with `name` and the space's arguments",
     "strategy": "a name or a mapping with `name` and the strategy's arguments",
@@ -77,7 +82,7 @@ def _fits(key, value):
         return isinstance(value, bool)
     if key == "test_fraction":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
-    if key == "max_latency_ms":
+    if key in ("max_latency_ms", "memory_budget"):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     if RUN_KEYS[key] == "a positive integer":
         return _is_int(value) and value > 0

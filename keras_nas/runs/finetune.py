@@ -218,6 +218,7 @@ def finetune(
         **read_json(export_dir / ARCHITECTURE_FILE),
         "task": data.task.get_config(),
     }
+    metrics["modality"] = architecture.get("modality")
     path = export_saved_model(
         model, out, architecture=architecture, metrics=metrics, overwrite=overwrite,
         front=front,
