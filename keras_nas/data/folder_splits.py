@@ -67,7 +67,7 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
     )
     budget = default_memory_budget() if memory_budget is None else memory_budget
     parts, details = {}, {"root": os.fspath(path), "files": {}, "skipped": []}
-    shape = {"image_size": image_size, "channels": None}
+    shape = {"image_size": image_size, "channels": None, "length": None}
     for split in _SPLITS:
         indices = getattr(order, f"x_{split}")
         part = dataclasses.replace(
@@ -77,14 +77,14 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
         )
         share = budget * len(part.files) // len(listing.files)
         arrays = _read(part, shape, skip_bad_files, share)
-        if listing.modality == "image":  # Val and test as the training images.
-            shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[3]}
+        # Val and test at the training images' size, or the training clips' length.
+        shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[-1],
+                 "length": arrays.x.shape[-1]}
         parts[split] = arrays
         details["files"][split] = list(arrays.files)
         details["skipped"] += [list(item) for item in arrays.skipped]
     if listing.modality == "audio":
         details["sample_rate"] = _one_rate(parts, path)
-        _fit_lengths(parts)
     task = order.task
     labels = {
         split: task.encode(names[parts[split].labels], "y") for split in _SPLITS
@@ -100,13 +100,17 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
 
 
 def _read(listing, shape, skip_bad_files, max_bytes):
-    """The arrays of one split's files; images of `shape` (size, channels)."""
+    """The arrays of one split's files; images of `shape`'s size and
+    channels, clips of its length (`None` for each split's default)."""
     if listing.modality == "image":
         return folders.read_images(
-            listing, **shape, skip_bad=skip_bad_files, max_bytes=max_bytes
+            listing, shape["image_size"], shape["channels"],
+            skip_bad=skip_bad_files, max_bytes=max_bytes,
         )
     if listing.modality == "audio":
-        return folders.read_audio(listing, skip_bad=skip_bad_files)
+        return folders.read_audio(
+            listing, skip_bad=skip_bad_files, length=shape["length"]
+        )
     return folders.read_texts(listing, skip_bad=skip_bad_files)
 
 
@@ -119,13 +123,3 @@ def _one_rate(parts, path):
             f"({rates}); resample them to one rate."
         )
     return rates["train"]
-
-
-def _fit_lengths(parts):
-    """Pads with zeros or crops validation and test clips to the training length."""
-    length = parts["train"].x.shape[1]
-    for split in ("val", "test"):
-        x = parts[split].x[:, :length]
-        if x.shape[1] < length:
-            x = np.pad(x, ((0, 0), (0, length - x.shape[1])))
-        parts[split] = dataclasses.replace(parts[split], x=x)

@@ -291,18 +291,20 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False,
     return FolderArrays(x[: len(rows)], *_kept(listing, rows, bad))
 
 
-def read_audio(listing, skip_bad=False, max_seconds=10.0):
+def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None):
     """Reads the PCM WAV clips of a listing into one float32 array.
 
     Channels are averaged to mono. Every clip is zero-padded at the end or
-    cropped to the longest clip's length, at most `max_seconds`. All clips
-    must share one sampling rate (nothing is resampled).
+    cropped to `length` samples, by default the longest clip's length, at
+    most `max_seconds`. All clips must share one sampling rate (nothing is
+    resampled).
 
     Args:
         listing: A `FolderListing` of audio, from `scan_folder`.
         skip_bad: Whether to leave out files that cannot be read and those
             at a sampling rate other than the most common one.
         max_seconds: The longest length kept, in seconds.
+        length: The samples of every clip; `None` for the default above.
 
     Returns:
         An `AudioArrays`.
@@ -338,7 +340,9 @@ def read_audio(listing, skip_bad=False, max_seconds=10.0):
         if r != rate
     ]
     kept = [i for i, (r, _) in headers.items() if r == rate]
-    length = min(max((headers[i][1] for i in kept), default=0), int(max_seconds * rate))
+    if length is None:
+        longest = max((headers[i][1] for i in kept), default=0)
+        length = min(longest, int(max_seconds * rate))
     x = np.zeros((len(kept), length), np.float32)
     rows = []
     read = functools.partial(_read_wav, limit=length)

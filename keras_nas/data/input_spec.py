@@ -89,18 +89,3 @@ class InputSpec:
                 f"The data's {self.describe()} do not fit {owner}, which takes "
                 f"{expected.describe()}."
             )
-
-    def get_config(self):
-        """The spec as a JSON-safe dict."""
-        return {
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "modality": self.modality,
-            "feature_axis": self.feature_axis,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        """The spec of a `get_config()` dict."""
-        return cls(tuple(config["shape"]), config["dtype"], config["modality"],
-                   config["feature_axis"])

@@ -162,16 +162,6 @@ def model_input_spec(modality, x):
     )
 
 
-def raw_spec(front, modality):
-    """The `InputSpec` of what the export's `serve` takes."""
-    if front is None:
-        return None
-    tensor = front.inputs[0]
-    dtype = "string" if tensor.dtype == "string" else str(tensor.dtype)
-    return InputSpec(tuple(tensor.shape[1:]), dtype, modality,
-                     feature_axis=-1 if modality == "image" else None)
-
-
 def with_front(front, network):
     """One model from raw inputs: the front, then the network."""
     inputs = keras.Input(

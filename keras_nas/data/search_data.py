@@ -28,8 +28,6 @@ class SearchData:
         y_val: Validation labels.
         x_test: Test model inputs, or `None`.
         y_test: Test labels, or `None`.
-        raw_test: The test inputs as loaded (strings, waveforms, images),
-            what the export's `serve` takes; `None` without test data.
         task: The fitted `keras_nas.tasks.Task`, or `None` when the space's
             own task is fitted by the search.
         task_reason: Why this task.
@@ -55,7 +53,6 @@ class SearchData:
     y_val: np.ndarray = dataclasses.field(repr=False)
     x_test: object = dataclasses.field(default=None, repr=False)
     y_test: object = dataclasses.field(default=None, repr=False)
-    raw_test: object = dataclasses.field(default=None, repr=False)
     task: object = dataclasses.field(default=None, repr=False)
     task_reason: str = ""
     modality: str = "tabular"
@@ -137,7 +134,7 @@ class SearchData:
             name=name,
             x_train=inputs(train[0]), y_train=train[1],
             x_val=inputs(validation[0]), y_val=validation[1],
-            x_test=inputs(test[0]), y_test=test[1], raw_test=test[0],
+            x_test=inputs(test[0]), y_test=test[1],
             task=task, task_reason=task_reason, modality=modality,
             modality_reason=modality_reason, front=front,
             details=dict(details or {}),
