@@ -302,7 +302,7 @@ class NASTuner(kt.Tuner):
             self.warm_start = read_warm_start(
                 warm_start, self._space_label(), self._search_settings()["space_config"]
             )
-        self.front = load_front(self.project_dir)
+        self.front = None  # The data's front: set by `search`, else read at export.
         if not self._is_worker():
             # Written at once, so a search killed before its first trial
             # ended is resumed rather than started over.
@@ -955,7 +955,9 @@ class NASTuner(kt.Tuner):
             selection={"rule": select, "reason": self.selection},
             figures=figures,
             members=members,
-            front=self.front,
+            front=self.front if self.front is not None else load_front(
+                self.project_dir
+            ),
         )
 
     def _task(self):
