@@ -13,6 +13,7 @@ RUN_KEYS = {
     "text_column": "a text",
     "image_size": "a text such as '64x64'",
     "memory_budget": "a positive number (GiB)",
+    "cache_dir": "a text",
     "skip_bad_files": "true or false",
     "task": "auto, multiclass, binary or regression",
     "space": "a name or a mapping with `name` and the space's arguments",

@@ -24,7 +24,7 @@ class OneLineErrors(click.Group):
     """A click group whose usage errors print one line, never a traceback.
 
     So does a file that cannot be written (a full disk): the line names the
-    file and what to free (`keras_nas.runs.files.WriteError`), and after `run`
+    file and what to free (`keras_nas.write_errors.WriteError`), and after `run`
     says to pass `--resume`; the exit code is 1.
     """
 
@@ -56,9 +56,9 @@ class OneLineErrors(click.Group):
             sys.exit(1)
 
     def _os_error_line(self, error):
-        # keras_nas.runs.files (and TensorFlow) is loaded only if a command used it.
-        files = sys.modules.get("keras_nas.runs.files")
-        if files is not None and isinstance(error, files.WriteError):
+        # keras_nas.write_errors is loaded only if a command used it.
+        write_errors = sys.modules.get("keras_nas.write_errors")
+        if write_errors is not None and isinstance(error, write_errors.WriteError):
             then = "pass --resume to continue"
             return error.message(then=then if self.invoked in self.RESUMABLE else None)
         where = f"{error.filename}: " if error.filename else ""

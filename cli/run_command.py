@@ -71,9 +71,14 @@ class StrategyOption(click.Option):
               help=("HEIGHTxWIDTH that folder images are resized to [default: "
                     "their median size, at most 64 a side]."))
 @click.option("--memory-budget", default=None, type=float,
-              help=("GiB that a folder's decoded images may take in memory; "
-                    "above it the run stops before decoding [default: a "
-                    "quarter of the RAM]."))
+              help=("GiB that decoded images or clips of a folder, or a tfds "
+                    "split, may take in memory; beyond it they are decoded "
+                    "once into --cache-dir and read from there a batch at a "
+                    "time [default: a quarter of the RAM]."))
+@click.option("--cache-dir", default=None,
+              help=("Folder of the decoded data beyond --memory-budget, "
+                    "reused by later runs on the same files [default: "
+                    "~/.cache/keras_nas/data]."))
 @click.option("--skip-bad-files", is_flag=True,
               help=("Leave out files of a folder that cannot be read (they "
                     "are counted) instead of stopping."))
@@ -560,6 +565,7 @@ def _load_data(kn, settings, image_size):
             text_column=settings["text_column"], image_size=image_size,
             skip_bad_files=settings["skip_bad_files"],
             memory_budget=_memory_budget(settings["memory_budget"]),
+            cache_dir=settings["cache_dir"],
         )
     except ValueError as error:
         raise click.BadParameter(

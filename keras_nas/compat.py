@@ -18,6 +18,8 @@ import tempfile
 import keras_tuner as kt
 import tensorflow as tf
 
+from keras_nas.write_errors import write_error
+
 TESTED_KERAS_TUNER = ">=1.4.7,<1.5"
 """The KerasTuner versions these names were checked against."""
 
@@ -200,22 +202,23 @@ def oracle_file(oracle):
     return oracle._get_oracle_fname()
 
 
-def save_state_atomically(oracle):
+def save_state_atomically(oracle, write_json):
     """Makes a KerasTuner oracle write its state files durably.
 
     KerasTuner's own oracles write `oracle.json` (`save`) and each
     `trial.json` (`_save_trial`) in place, so a crash or a full disk during
     the write leaves a partial file. For an oracle whose class keeps
     KerasTuner's versions of both methods, they are replaced on this
-    instance by versions that write through `keras_nas.runs.files.write_json_atomically`
+    instance by versions that write through `write_json`
     (`NASOracle` already does); other oracles are left as they are.
     Idempotent.
 
     Args:
         oracle: A `keras_tuner.Oracle`.
+        write_json: A function `(path, value)` that writes `value` as
+            JSON at `path` atomically
+            (`keras_nas.runs.files.write_json_atomically`).
     """
-    from keras_nas.runs.files import write_json_atomically
-
     if not isinstance(oracle, _oracle.Oracle):
         return  # A distributed worker's client: the chief writes.
     cls = type(oracle)
@@ -224,11 +227,11 @@ def save_state_atomically(oracle):
         return
 
     def save():
-        write_json_atomically(oracle_file(oracle), oracle.get_state())
+        write_json(oracle_file(oracle), oracle.get_state())
 
     def save_trial(trial):
         path = os.path.join(trial_dir(oracle, trial.trial_id), "trial.json")
-        write_json_atomically(path, trial.get_state())
+        write_json(path, trial.get_state())
 
     oracle.save = save
     oracle._save_trial = save_trial
@@ -238,14 +241,12 @@ def trial_dir(oracle, trial_id):
     """The folder of one trial's files, created if absent.
 
     Raises:
-        keras_nas.runs.files.WriteError: If it cannot be created (a full disk:
+        keras_nas.write_errors.WriteError: If it cannot be created (a full disk:
             TensorFlow's `ResourceExhaustedError` names no folder itself).
     """
     try:
         return oracle._get_trial_dir(trial_id)
     except (OSError, tf.errors.OpError) as error:
-        from keras_nas.runs.files import write_error
-
         folder = os.path.join(project_dir(oracle), f"trial_{trial_id}")
         failure = write_error(folder, error)
         if failure is None:

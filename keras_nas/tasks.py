@@ -35,6 +35,8 @@ import numpy as np
 from keras_nas import validation
 from keras_nas.objectives import costs
 from keras_nas.objectives.classification import macro_metrics
+from keras_nas.split_indices import random_indices
+from keras_nas.split_indices import stratified_indices
 
 TASKS = ("multiclass", "binary", "regression")
 """The task names, as `task=` and `--task` take them."""
@@ -207,8 +209,6 @@ class Task:
 
     def split_indices(self, y, *, seed, validation_fraction, test_fraction):
         """Train, validation and test indices: stratified for classes, else random."""
-        from keras_nas.data.indices import random_indices
-
         return random_indices(
             len(y), seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction,
@@ -253,8 +253,6 @@ class _ClassificationTask(Task):
         raise NotImplementedError
 
     def split_indices(self, y, *, seed, validation_fraction, test_fraction):
-        from keras_nas.data.indices import stratified_indices
-
         return stratified_indices(
             np.asarray(y).reshape(len(y), -1)[:, 0].astype("int64"),
             seed=seed, validation_fraction=validation_fraction,

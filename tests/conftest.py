@@ -1,8 +1,12 @@
 """Shared pytest fixtures: fixed seeds, quiet TensorFlow, tiny data."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Data decoded beyond a memory budget goes to a cache folder: never the
+# user's own in tests.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="keras_nas_test_cache_")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Under pytest-xdist each worker gets one TensorFlow thread per pool, so

@@ -16,7 +16,7 @@ from keras_nas.data import DatasetSplits
 from keras_nas.data import load_dataset
 from keras_nas.data import loaders
 from keras_nas.data.splits import split_dataset
-from keras_nas.data.indices import stratified_indices
+from keras_nas.split_indices import stratified_indices
 
 
 def _parts(data):

@@ -15,6 +15,7 @@ from cli_helpers import completed_trials
 from cli_helpers import invoke
 from cli_helpers import run_args
 
+from keras_nas.write_errors import WriteError
 from keras_nas import compat
 from keras_nas.runs import files
 from keras_nas.engine import trial_process
@@ -60,7 +61,7 @@ def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch)
     path = tmp_path / "oracle.json"
     files.write_json_atomically(path, {"trials": 1})
     _fill_disk_at(monkeypatch, "oracle.json")
-    with pytest.raises(files.WriteError) as caught:
+    with pytest.raises(WriteError) as caught:
         files.write_json_atomically(path, {"trials": 2})
     assert caught.value.errno == errno.ENOSPC and caught.value.path == str(path)
     assert str(caught.value) == (
@@ -193,11 +194,11 @@ def test_oracle_reload_names_a_corrupt_trial_file(tmp_path):
 
 def test_write_error_crosses_from_a_trial_process():
     try:
-        raise files.WriteError("runs/x/checkpoint.weights.h5", errno.ENOSPC)
-    except files.WriteError as error:
+        raise WriteError("runs/x/checkpoint.weights.h5", errno.ENOSPC)
+    except WriteError as error:
         info = trial_process._describe_error(error)
     rebuilt = trial_process._rebuild_error(info)
-    assert isinstance(rebuilt, files.WriteError)
+    assert isinstance(rebuilt, WriteError)
     assert str(rebuilt) == (
         "cannot write runs/x/checkpoint.weights.h5: No space left on device; "
         "free space there."

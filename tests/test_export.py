@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from keras_nas.runs.export import export_saved_model
 from keras_nas.runs.export import load_exported
-from keras_nas.runs.files import WriteError
+from keras_nas.write_errors import WriteError
 
 ARCHITECTURE = {
     "space": "convnet",

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nas.data import folders
-from keras_nas.data.indices import DatasetError
+from keras_nas.split_indices import DatasetError
 
 SHARED = "/work/shared/data"
 

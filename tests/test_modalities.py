@@ -248,12 +248,18 @@ def test_text_run_exported_again_and_fine_tuned_keep_the_front(tmp_path):
         _check_export(tmp_path, export_dir, "text", "string", test, labels)
 
 
-def test_a_folder_above_the_memory_budget_exits_2_before_decoding(tmp_path):
-    dataset, _, _ = _dataset(tmp_path, "image")
-    result = invoke("run", "--dataset", dataset, "--memory-budget", 0.000001,
-                    "--directory", tmp_path / "runs",
-                    "--export-dir", tmp_path / "models")
-    assert result.exit_code == 2
-    assert "images of 10x12x3 take" in result.output
-    assert "--memory-budget" in result.output
-    assert not (tmp_path / "runs").exists()
+def test_a_folder_beyond_the_memory_budget_is_searched_from_the_disk_cache(tmp_path):
+    dataset, test, labels = _dataset(tmp_path, "image")
+    result = invoke(
+        "run", "--dataset", dataset, "--memory-budget", 0.000001,
+        "--cache-dir", tmp_path / "cache", "--max-trials", 2, "--epochs", 6,
+        "--batch-size", 8, "--trial-process", "subprocess", "--ensemble", 2,
+        "--directory", tmp_path / "runs", "--name", "m",
+        "--export-dir", tmp_path / "models",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Final fit: trial" in result.output
+    # Decoded once into the cache, one file a split; children read those.
+    assert len(list((tmp_path / "cache").glob("images-*.npy"))) == 3
+    assert not (tmp_path / "runs" / "m" / "trial_data").exists()
+    _check_export(tmp_path, tmp_path / "models" / "m", "image", "uint8", test, labels)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_nas as kn
-from keras_nas.engine.progress import format_duration
+from keras_nas.formatting import format_duration
 from keras_nas.engine.time_limit import parse_duration
 
 

@@ -1,6 +1,6 @@
 """Data: loaders for every form users hold, splits, and the data boundary."""
 
-from keras_nas.data.indices import DatasetError
+from keras_nas.split_indices import DatasetError
 from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.data.loaders import load_dataset

@@ -13,8 +13,9 @@ import os
 
 import numpy as np
 
+from keras_nas.data import disk_arrays
 from keras_nas.data import folders
-from keras_nas.data.indices import DatasetError
+from keras_nas.split_indices import DatasetError
 from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.splits import split_dataset
 
@@ -23,7 +24,7 @@ _SPLITS = ("train", "val", "test")
 
 def load_folder(path, *, task, seed, validation_fraction, test_fraction,
                 modality=None, image_size=None, skip_bad_files=False,
-                memory_budget=None):
+                memory_budget=None, cache_dir=None):
     """Loads and splits a folder of class folders of images, `.wav` or `.txt` files.
 
     Args:
@@ -39,9 +40,13 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
             default of `keras_nas.data.folders.read_images`.
         skip_bad_files: Whether unreadable files are left out (counted in
             `details["skipped"]`) rather than refused.
-        memory_budget: The most bytes the decoded images may take; `None`
-            for `keras_nas.data.default_memory_budget()`. Each split gets its
-            share by its number of files.
+        memory_budget: The most bytes the decoded images or clips may take
+            in memory; `None` for `keras_nas.data.default_memory_budget()`.
+            Each split gets its share by its number of files; a split
+            beyond its share is decoded once into a file of `cache_dir` and
+            read from there (`keras_nas.data.disk_arrays`).
+        cache_dir: The folder of those files; `None` for
+            `keras_nas.data.disk_arrays.default_cache_dir()`.
 
     Returns:
         A `DatasetSplits` of raw inputs: uint8 images, float32 waveforms
@@ -57,34 +62,76 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
             "which holds images, audio (.wav) or text (.txt)."
         )
     listing = folders.scan_folder(path, modality)
+    return load_listing(
+        listing, os.path.basename(os.path.normpath(path)), task=task, seed=seed,
+        validation_fraction=validation_fraction, test_fraction=test_fraction,
+        image_size=image_size, skip_bad_files=skip_bad_files,
+        memory_budget=memory_budget, cache_dir=cache_dir,
+    )
+
+
+def load_listing(listing, name, *, task, seed, validation_fraction, test_fraction,
+                 image_size=None, skip_bad_files=False, memory_budget=None,
+                 cache_dir=None, source=None):
+    """Splits a `FolderListing` by its file list, then decodes split by split.
+
+    Args:
+        listing: A `keras_nas.data.folders.FolderListing`: a folder's
+            (`scan_folder`) or a CSV's of files and labels
+            (`keras_nas.data.file_table`).
+        name: Short name of the data set.
+        task, seed, validation_fraction, test_fraction, image_size,
+            skip_bad_files, memory_budget, cache_dir: As for `load_folder`.
+        source: What the listing was read from, for messages; `None` for
+            its root folder.
+
+    Returns:
+        A `DatasetSplits` of raw inputs, as `load_folder`'s.
+
+    Raises:
+        DatasetError: If a file or a class cannot be used, naming it.
+    """
+    path = listing.root
     names = np.array(listing.class_names)
     # The split of the file indices: the task is fitted on the class names.
     order = split_dataset(
-        os.path.basename(os.path.normpath(path)), np.arange(len(listing.files)),
+        name, np.arange(len(listing.files)),
         names[listing.labels], task=task, seed=seed,
         validation_fraction=validation_fraction, test_fraction=test_fraction,
-        source=path, modality=listing.modality, modality_reason=listing.reason,
+        source=source or path, modality=listing.modality,
+        modality_reason=listing.reason,
     )
     budget = default_memory_budget() if memory_budget is None else memory_budget
     parts, details = {}, {"root": os.fspath(path), "files": {}, "skipped": []}
     shape = {"image_size": image_size, "channels": None, "length": None}
-    for split in _SPLITS:
-        indices = getattr(order, f"x_{split}")
-        part = dataclasses.replace(
-            listing,
-            files=tuple(listing.files[i] for i in indices),
-            labels=listing.labels[indices],
-        )
-        share = budget * len(part.files) // len(listing.files)
-        arrays = _read(part, shape, skip_bad_files, share)
-        # Val and test at the training images' size, or the training clips' length.
-        shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[-1],
-                 "length": arrays.x.shape[-1]}
-        parts[split] = arrays
-        details["files"][split] = list(arrays.files)
-        details["skipped"] += [list(item) for item in arrays.skipped]
-    if listing.modality == "audio":
-        details["sample_rate"] = _one_rate(parts, path)
+    cache_dir = cache_dir or disk_arrays.default_cache_dir()
+    cached_before = set(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else set()
+    try:
+        for split in _SPLITS:
+            indices = getattr(order, f"x_{split}")
+            part = dataclasses.replace(
+                listing,
+                files=tuple(listing.files[i] for i in indices),
+                labels=listing.labels[indices],
+            )
+            share = budget * len(part.files) // len(listing.files)
+            arrays = _read(part, shape, skip_bad_files, share, cache_dir)
+            # Val and test at the training images' size, or the training clips' length.
+            shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[-1],
+                     "length": arrays.x.shape[-1]}
+            parts[split] = arrays
+            details["files"][split] = list(arrays.files)
+            details["skipped"] += [list(item) for item in arrays.skipped]
+        if listing.modality == "audio":
+            details["sample_rate"] = _one_rate(parts, path)
+    except BaseException:
+        # The files of the splits decoded by this call go with it.
+        for arrays in parts.values():
+            if disk_arrays.on_disk(arrays.x) and (
+                os.path.basename(arrays.x.filename) not in cached_before
+            ):
+                os.remove(arrays.x.filename)
+        raise
     task = order.task
     labels = {
         split: task.encode(names[parts[split].labels], "y") for split in _SPLITS
@@ -99,17 +146,18 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
     )
 
 
-def _read(listing, shape, skip_bad_files, max_bytes):
+def _read(listing, shape, skip_bad_files, max_bytes, cache_dir):
     """The arrays of one split's files; images of `shape`'s size and
     channels, clips of its length (`None` for each split's default)."""
     if listing.modality == "image":
         return folders.read_images(
             listing, shape["image_size"], shape["channels"],
-            skip_bad=skip_bad_files, max_bytes=max_bytes,
+            skip_bad=skip_bad_files, max_bytes=max_bytes, cache_dir=cache_dir,
         )
     if listing.modality == "audio":
         return folders.read_audio(
-            listing, skip_bad=skip_bad_files, length=shape["length"]
+            listing, skip_bad=skip_bad_files, length=shape["length"],
+            max_bytes=max_bytes, cache_dir=cache_dir,
         )
     return folders.read_texts(listing, skip_bad=skip_bad_files)
 

@@ -25,6 +25,7 @@ images.x.shape, images.labels, listing.class_names
 import collections
 import dataclasses
 import functools
+import hashlib
 import numbers
 import os
 import re
@@ -33,7 +34,8 @@ import wave
 import numpy as np
 import tensorflow as tf
 
-from keras_nas.data.indices import DatasetError
+from keras_nas.data import disk_arrays
+from keras_nas.split_indices import DatasetError
 from keras_nas.validation import check_bool, check_positive_float
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -45,11 +47,12 @@ AUDIO_EXTENSIONS = (".wav",)
 TEXT_EXTENSIONS = (".txt",)
 """The text files read: UTF-8."""
 
-_EXTENSIONS = {
+EXTENSIONS = {
     "image": IMAGE_EXTENSIONS,
     "audio": AUDIO_EXTENSIONS,
     "text": TEXT_EXTENSIONS,
 }
+"""The files read of each modality, by extension."""
 _SKIP_HINT = "or pass --skip-bad-files (skip_bad=True) to leave such files out"
 _TO_PCM = "convert it to 16-bit PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`"
 _MAX_DEFAULT_SIDE = 64
@@ -69,6 +72,9 @@ class FolderListing:
         modality: `"image"`, `"audio"` or `"text"`.
         reason: One line saying why this modality, e.g. `"a folder of 10
             class folders holding 5,000 .png files: image"`.
+        class_folders: Whether the labels are class folders, each of which
+            must keep a file; `False` for labels given beside the files (a
+            CSV of files and targets).
     """
 
     root: str
@@ -77,6 +83,7 @@ class FolderListing:
     class_names: tuple
     modality: str
     reason: str
+    class_folders: bool = True
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -141,7 +148,7 @@ def scan_folder(path, modality=None):
             no file of a known extension, a class folder holds no file of
             the modality, or there is a single class.
     """
-    if modality is not None and modality not in _EXTENSIONS:
+    if modality is not None and modality not in EXTENSIONS:
         raise ValueError(
             "Received an invalid value for `modality`, expected 'image', "
             f"'audio', 'text' or None. Received: modality={modality!r}"
@@ -166,7 +173,7 @@ def scan_folder(path, modality=None):
     every = [file.lower() for files in found.values() for file in files]
     counts = {
         kind: sum(file.endswith(extensions) for file in every)
-        for kind, extensions in _EXTENSIONS.items()
+        for kind, extensions in EXTENSIONS.items()
     }
     if not any(counts.values()):
         known = "/".join(IMAGE_EXTENSIONS + AUDIO_EXTENSIONS + TEXT_EXTENSIONS)
@@ -177,7 +184,7 @@ def scan_folder(path, modality=None):
     if modality is None:
         modality = max(counts, key=counts.get)
         seen = "/".join(
-            ext for ext in _EXTENSIONS[modality] if any(f.endswith(ext) for f in every)
+            ext for ext in EXTENSIONS[modality] if any(f.endswith(ext) for f in every)
         )
         others = len(every) - counts[modality]
         reason = (
@@ -188,7 +195,7 @@ def scan_folder(path, modality=None):
             reason += f" ({others:,} other file{'s' if others > 1 else ''} ignored)"
     else:
         reason = f"modality={modality!r} as given"
-    extensions = _EXTENSIONS[modality]
+    extensions = EXTENSIONS[modality]
     files, labels = [], []
     for label, name in enumerate(classes):
         kept = [file for file in found[name] if file.lower().endswith(extensions)]
@@ -209,7 +216,7 @@ def scan_folder(path, modality=None):
 
 
 def read_images(listing, image_size=None, channels=None, skip_bad=False,
-                max_bytes=None):
+                max_bytes=None, cache_dir=None):
     """Decodes the images of a listing into one uint8 array.
 
     GIFs give their first frame. Images are resized with bilinear
@@ -225,11 +232,17 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False,
         channels: 1 (grey) or 3 (RGB; alpha is dropped); `None` (the
             default) gives 3 if any of the first 64 images has colour.
         skip_bad: Whether to leave out files that cannot be decoded.
-        max_bytes: The most bytes the decoded images may take; `None` for
-            no limit.
+        max_bytes: The most bytes the decoded images may take in memory;
+            `None` for no limit. Beyond it they are decoded once into an
+            `.npy` file of `cache_dir` named by the files (their names,
+            sizes and times) and the image shape, which later reads of the
+            same files reuse.
+        cache_dir: The folder of that file; `None` for
+            `keras_nas.data.disk_arrays.default_cache_dir()`.
 
     Returns:
-        A `FolderArrays`.
+        A `FolderArrays`; its `x` is a read-only `numpy.memmap` beyond
+        `max_bytes`.
 
     Raises:
         ValueError: If an argument is invalid.
@@ -265,33 +278,35 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False,
             )
         if channels is None:
             channels = 3 if any(s[2] >= 3 for s in shapes[:_CHANNEL_PROBES]) else 1
-    needed = len(listing.files) * int(np.prod(image_size)) * channels
-    if max_bytes is not None and needed > max_bytes:
-        raise DatasetError(
-            f"{len(listing.files):,} images of {image_size[0]}x{image_size[1]}x"
-            f"{channels} take {needed / 2**30:.2f} GiB decoded, above the memory "
-            f"budget's {max_bytes / 2**30:.2f} GiB for them: pass a smaller "
-            "--image-size or a larger --memory-budget"
-        )
-    x = np.empty((len(listing.files), *image_size, channels), np.uint8)
+    shape = (len(listing.files), *image_size, channels)
+    cache_path, cached = _cache("images", listing, shape, np.uint8, max_bytes, cache_dir)
+    if cached is not None:
+        return FolderArrays(cached, listing.labels, listing.files, ())
+    x = disk_arrays.new_array(shape, np.uint8, max_bytes, cache_path)
     rows, bad = [], []
-    for index, image in _each_file(listing, _decode_image, skip_bad, bad):
-        if image.shape[2] < 3:
-            image = np.repeat(image[..., :1], channels, axis=2)
-        elif channels == 3:
-            image = image[..., :3]
-        else:
-            image = tf.image.rgb_to_grayscale(image[..., :3]).numpy()
-        if image.shape[:2] != image_size:
-            image = np.clip(
-                np.round(tf.image.resize(image, image_size).numpy()), 0, 255
-            )
-        x[len(rows)] = image
-        rows.append(index)
-    return FolderArrays(x[: len(rows)], *_kept(listing, rows, bad))
+    try:
+        for index, image in _each_file(listing, _decode_image, skip_bad, bad):
+            if image.shape[2] < 3:
+                image = np.repeat(image[..., :1], channels, axis=2)
+            elif channels == 3:
+                image = image[..., :3]
+            else:
+                image = tf.image.rgb_to_grayscale(image[..., :3]).numpy()
+            if image.shape[:2] != image_size:
+                image = np.clip(
+                    np.round(tf.image.resize(image, image_size).numpy()), 0, 255
+                )
+            x[len(rows)] = image
+            rows.append(index)
+        kept = _kept(listing, rows, bad)
+        return FolderArrays(disk_arrays.finish_array(x, len(rows), cache_path), *kept)
+    except BaseException:
+        disk_arrays.discard(cache_path)
+        raise
 
 
-def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None):
+def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None,
+               max_bytes=None, cache_dir=None):
     """Reads the PCM WAV clips of a listing into one float32 array.
 
     Channels are averaged to mono. Every clip is zero-padded at the end or
@@ -305,9 +320,14 @@ def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None):
             at a sampling rate other than the most common one.
         max_seconds: The longest length kept, in seconds.
         length: The samples of every clip; `None` for the default above.
+        max_bytes: The most bytes the clips may take in memory; `None` for
+            no limit. Beyond it they go to a file of `cache_dir`, as
+            `read_images` does.
+        cache_dir: The folder of that file; `None` for the default cache.
 
     Returns:
-        An `AudioArrays`.
+        An `AudioArrays`; its `x` is a read-only `numpy.memmap` beyond
+        `max_bytes`.
 
     Raises:
         ValueError: If an argument is invalid.
@@ -343,14 +363,25 @@ def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None):
     if length is None:
         longest = max((headers[i][1] for i in kept), default=0)
         length = min(longest, int(max_seconds * rate))
-    x = np.zeros((len(kept), length), np.float32)
+    shape = (len(kept), length)
+    cache_path, cached = _cache("audio", listing, shape, np.float32, max_bytes, cache_dir)
+    if cached is not None:
+        lengths = np.array([headers[i][1] for i in kept], np.int64)
+        return AudioArrays(cached, listing.labels, listing.files, (), rate, lengths)
+    x = disk_arrays.new_array(shape, np.float32, max_bytes, cache_path)
     rows = []
     read = functools.partial(_read_wav, limit=length)
-    for index, clip in _each_file(listing, read, skip_bad, bad, kept):
-        x[len(rows), : len(clip)] = clip
-        rows.append(index)
-    lengths = np.array([headers[i][1] for i in rows], np.int64)
-    return AudioArrays(x[: len(rows)], *_kept(listing, rows, bad), rate, lengths)
+    try:
+        for index, clip in _each_file(listing, read, skip_bad, bad, kept):
+            x[len(rows), : len(clip)] = clip
+            x[len(rows), len(clip):] = 0.0
+            rows.append(index)
+        lengths = np.array([headers[i][1] for i in rows], np.int64)
+        x = disk_arrays.finish_array(x, len(rows), cache_path)
+        return AudioArrays(x, *_kept(listing, rows, bad), rate, lengths)
+    except BaseException:
+        disk_arrays.discard(cache_path)
+        raise
 
 
 def read_texts(listing, skip_bad=False):
@@ -429,12 +460,12 @@ def _kept(listing, rows, bad):
     """The labels, files and skipped files of a result.
 
     Raises:
-        DatasetError: If a class lost all its files.
+        DatasetError: If a class folder lost all its files.
     """
     labels = listing.labels[np.array(rows, np.int64)]
     bad = sorted(bad)
     lost = sorted(set(listing.labels.tolist()) - set(labels.tolist()))
-    if lost:
+    if lost and listing.class_folders:
         name = listing.class_names[lost[0]]
         index, problem = next((i, p) for i, p in bad if listing.labels[i] == lost[0])
         count = int(np.sum(listing.labels == lost[0]))
@@ -519,3 +550,29 @@ def _read_text(path):
         offset = start + error.start
         problem = f"is not UTF-8 (byte 0x{data[offset]:02x} at offset {offset:,})"
         raise _BadFile(problem, "re-save it as UTF-8") from None
+
+
+def _cache(kind, listing, shape, dtype, max_bytes, cache_dir):
+    """`(path, arrays)` of a listing's cache file beyond the budget.
+
+    The path is named by the files (their names, sizes and times) and the
+    shape; the arrays are those of a complete earlier read of every file,
+    else `None`. Within the budget: `(None, None)`.
+    """
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if max_bytes is None or nbytes <= max_bytes:
+        return None, None
+    digest = hashlib.sha256(repr(shape).encode())
+    for name in listing.files:
+        try:
+            status = os.stat(os.path.join(listing.root, name))
+            stamp = f"{status.st_size}\0{status.st_mtime_ns}"
+        except OSError:
+            stamp = "unreadable"  # Reported when it is read.
+        digest.update(f"{name}\0{stamp}\0".encode())
+    folder = cache_dir or disk_arrays.default_cache_dir()
+    path = os.path.join(folder, f"{kind}-{digest.hexdigest()[:24]}.npy")
+    cached = disk_arrays.open_cached(path)
+    if cached is None or cached.shape[1:] != tuple(shape[1:]):
+        return path, None
+    return path, cached if len(cached) == len(listing.files) else None

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import hashlib
 import importlib.resources
 import logging
 import os
@@ -14,9 +15,16 @@ import zipfile
 import numpy as np
 
 from keras_nas import tasks
-from keras_nas.data.indices import DatasetError
-from keras_nas.data.indices import check_fractions
+from keras_nas.data.disk_arrays import GrowingArray
+from keras_nas.data.disk_arrays import chunks
+from keras_nas.data.disk_arrays import default_cache_dir
+from keras_nas.data.disk_arrays import on_disk
+from keras_nas.split_indices import DatasetError
+from keras_nas.split_indices import check_fractions
+from keras_nas.data.file_table import file_listing
 from keras_nas.data.folder_splits import load_folder
+from keras_nas.data.folder_splits import load_listing
+from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.modality import check_modality
 from keras_nas.data.modality import detect_modality
 from keras_nas.data.splits import split_dataset
@@ -41,7 +49,7 @@ _DOWNLOAD_PROBE_SECONDS = 5.0
 def load_dataset(
     spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None,
     modality=None, text_column=None, image_size=None, skip_bad_files=False,
-    memory_budget=None,
+    memory_budget=None, cache_dir=None,
 ):
     """Loads a dataset, chooses its task and splits it.
 
@@ -51,7 +59,9 @@ def load_dataset(
       pixels in 10 classes, scaled from 0..16 to [0, 1].
     - `"tfds:NAME"` or `"tfds:NAME:SPLIT"`: a TensorFlow Datasets dataset
       read with `as_supervised=True`; `SPLIT` is any tfds split string, such
-      as `"train[:10%]"`, and defaults to `"train"`. A dataset that is not
+      as `"train[:10%]"`, and defaults to `"train"`. It is streamed in
+      batches, kept in memory within `memory_budget` and written to a file
+      of `cache_dir` beyond it, as are the splits cut from it. A dataset that is not
       prepared in the local TFDS data folder (`TFDS_DATA_DIR`, else
       `~/tensorflow_datasets`) is downloaded, or refused at once when there
       is no network.
@@ -63,8 +73,11 @@ def load_dataset(
     - A path ending in `.csv`: a header row, then a label column (`label`
       if present, else the last), which may hold numbers or text (class
       names), and either numeric feature columns (tabular rows, or one
-      series a row) or one text column (`text`, `text_column`, or the only
-      other column).
+      series a row), one text column (`text`, `text_column`, or the only
+      other column), or a column of image, `.wav` or `.txt` file paths
+      (relative to the CSV's folder), whose files are read as a folder's
+      are, with their labels or regression targets
+      (`keras_nas.data.file_table`).
     - A folder of class folders, `DIR/<class>/<file>`, as Keras's
       `image_dataset_from_directory`, `audio_dataset_from_directory` and
       `text_dataset_from_directory` read them: images (`.png`, `.jpg`,
@@ -106,9 +119,13 @@ def load_dataset(
         skip_bad_files: Whether files of a folder that cannot be read are
             left out (and counted in `details["skipped"]`) rather than
             refused.
-        memory_budget: The most bytes a folder's decoded images may take,
-            refused before decoding above it; `None` for a quarter of the
-            RAM (`keras_nas.data.default_memory_budget`).
+        memory_budget: The most bytes a folder's decoded images or clips,
+            or a tfds split, may take in memory; `None` for a quarter of the
+            RAM (`keras_nas.data.default_memory_budget`). Beyond it they are
+            written once to `.npy` files of `cache_dir` and read from there
+            a batch at a time (`keras_nas.data.disk_arrays`).
+        cache_dir: The folder of those files; `None` for
+            `~/.cache/keras_nas/data` (`$XDG_CACHE_HOME` if set).
 
     Returns:
         A `DatasetSplits`.
@@ -140,8 +157,19 @@ def load_dataset(
             text, task=task, seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction, modality=modality, image_size=image_size,
             skip_bad_files=skip_bad_files, memory_budget=memory_budget,
+            cache_dir=cache_dir,
         )
-    name, source, x, y, details = _load_arrays(spec, text_column)
+    budget = default_memory_budget() if memory_budget is None else memory_budget
+    name, source, x, y, details = _load_arrays(
+        spec, text_column, budget, cache_dir or default_cache_dir(), modality
+    )
+    if y is None:  # A CSV of files and labels: split and read as a folder.
+        return load_listing(
+            x, name, task=task, seed=seed, validation_fraction=validation_fraction,
+            test_fraction=test_fraction, image_size=image_size,
+            skip_bad_files=skip_bad_files, memory_budget=memory_budget,
+            cache_dir=cache_dir, source=source,
+        )
     modality, reason = detect_modality(x, modality, details.get("sample_rate"))
     if modality == "image" and x.ndim == 3:
         x = x[..., np.newaxis]
@@ -166,15 +194,17 @@ def load_dataset(
     )
 
 
-def _load_arrays(spec, text_column=None):
-    """`(name, source, x, y, details)` for a spec, features and labels checked."""
+def _load_arrays(spec, text_column, memory_budget, cache_dir, modality=None):
+    """`(name, source, x, y, details)` for a spec, features and labels checked;
+    for a CSV of files, `x` is their `FolderListing` and `y` is `None`."""
     text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else ""
     if text == "digits":
         return ("digits", "digits", *_load_digits(), {})
     form, _, rest = text.partition(":")
     tfds_name, _, split = rest.partition(":")
     if form == "tfds" and tfds_name:
-        return (text, *_load_tfds(tfds_name, split or "train"), {})
+        return (text, *_load_tfds(tfds_name, split or "train", memory_budget,
+                                  cache_dir), {})
     suffix = os.path.splitext(text)[1].lower()
     if suffix in (".npz", ".csv"):
         if not os.path.isfile(text):
@@ -183,7 +213,9 @@ def _load_arrays(spec, text_column=None):
         if suffix == ".npz":
             x, y, details = _load_npz(text)
         else:
-            (x, y), details = _load_csv(text, text_column), {}
+            (x, y), details = _load_csv(text, text_column, modality), {}
+            if y is None:
+                return name, text, x, None, details
         return (name, text, *_checked(x, y, source=text), details)
     raise DatasetError(
         f"Unknown dataset spec {spec!r}. Expected one of: {_ACCEPTED_FORMS}."
@@ -198,22 +230,39 @@ def _load_digits():
     return x.astype("float32")[..., np.newaxis] / 16.0, y.astype("int32")
 
 
-def _load_tfds(name, split):
-    """Returns the source, features and labels of one tfds split, checked."""
+def _load_tfds(name, split, memory_budget, cache_dir):
+    """The source, features and labels of one tfds split, checked.
+
+    The split is streamed in batches into `GrowingArray`s: in memory within
+    `memory_budget`, else in `.npy` files of `cache_dir` named by the
+    dataset and split. Numbers other than uint8 become float32 batch by
+    batch.
+    """
     import tensorflow_datasets as tfds  # Slow to import: only when asked for.
 
     source = f"tfds dataset {name!r} (split {split!r})"
+    stem = os.path.join(cache_dir, "tfds-" + hashlib.sha256(
+        f"{name}\0{split}\0{os.environ.get('TFDS_DATA_DIR', '')}".encode()
+    ).hexdigest()[:24])
+    xs = GrowingArray(memory_budget, stem + "-x.npy")
+    ys = GrowingArray(memory_budget, stem + "-y.npy")
     try:
-        ds = _tfds_split(tfds, name, split)
-        batches = list(tfds.as_numpy(ds.batch(_TFDS_BATCH)))
+        for x, y in tfds.as_numpy(_tfds_split(tfds, name, split).batch(_TFDS_BATCH)):
+            if x.dtype.kind in "biuf" and x.dtype != np.uint8:
+                x = x.astype("float32")
+            xs.append(x)
+            ys.append(y)
+        x, y = xs.finish(), ys.finish()
     except DatasetError:
+        xs.discard()
+        ys.discard()
         raise
     except Exception as err:  # tfds raises many types; report them all alike.
+        xs.discard()
+        ys.discard()
         raise DatasetError(f"Could not load {source}: {_first_line(err)}") from err
-    if not batches:
+    if x is None:
         raise DatasetError(f"{source} holds no samples.")
-    x = np.concatenate([batch[0] for batch in batches])
-    y = np.concatenate([batch[1] for batch in batches])
     return (source, *_checked(x, y, source=source))
 
 
@@ -329,12 +378,13 @@ def _load_npz(path):
     return (*arrays, {"sample_rate": int(rate)})
 
 
-def _load_csv(path, text_column=None):
+def _load_csv(path, text_column=None, modality=None):
     """Returns the features and the label column of a `.csv` file.
 
     Feature cells must be numbers, unless the features are one text column
     (`text`, `text_column`, or the only column beside the label); label
-    cells may be numbers or text.
+    cells may be numbers or text. A CSV naming files gives their
+    `FolderListing` and `None` (`keras_nas.data.file_table`).
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -361,6 +411,9 @@ def _load_csv(path, text_column=None):
     cells = np.array([row for _, row in rows[1:]], dtype=str)
     cells = np.char.strip(cells)
     labels = _csv_labels(cells[:, label], path, header[label], rows)
+    listing = file_listing(path, header, label, cells, labels, modality)
+    if listing is not None:
+        return listing, None
     text = _text_column(header, label, cells, text_column, path)
     if text is not None:
         return cells[:, text], labels
@@ -452,6 +505,8 @@ def _as_features(x, source):
             f"Features in {source} must have shape (N, F), (N, H, W) or "
             f"(N, H, W, C). Received shape: {x.shape}"
         )
+    if on_disk(x):
+        return _checked_on_disk(x, source)
     bad = ~np.isfinite(x)
     if bad.any():
         raise DatasetError(
@@ -472,6 +527,25 @@ def _as_features(x, source):
             "variance overflows float32 when the model scales its inputs; "
             "rescale them (other units, a logarithm) before loading."
         )
+    return x
+
+
+def _checked_on_disk(x, source):
+    """`_as_features`' checks of a file-backed uint8 or float32 `x`, a chunk
+    at a time."""
+    if x.dtype == np.uint8:
+        return x
+    start = 0
+    for chunk in chunks(x):
+        bad = ~np.isfinite(chunk) | (np.abs(chunk) > MAX_FEATURE_MAGNITUDE)
+        if bad.any():
+            first = start + int(np.argwhere(bad)[0, 0])
+            raise DatasetError(
+                f"Features in {source} hold NaN, infinite or values of "
+                f"magnitude above {MAX_FEATURE_MAGNITUDE:.3g}, first in row "
+                f"{first:,}; fill, drop or rescale them before loading."
+            )
+        start += len(chunk)
     return x
 
 

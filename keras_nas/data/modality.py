@@ -7,7 +7,7 @@ numbers, how smooth the rows are) and says why in one line; `--modality`
 
 import numpy as np
 
-from keras_nas.data.indices import DatasetError
+from keras_nas.split_indices import DatasetError
 from keras_nas.data.input_spec import MODALITIES
 
 SERIES_MIN_STEPS = 32

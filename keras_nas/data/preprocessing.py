@@ -18,12 +18,15 @@ raw inputs. A run folder keeps it as `preprocessing.keras`
 | tabular | float32 `(F,)` | none | float32 `(F,)` |
 """
 
+import hashlib
+import json
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nas.data import disk_arrays
 from keras_nas.data.input_spec import InputSpec
 
 TEXT_MAX_TOKENS = 10_000
@@ -145,12 +148,33 @@ def changes_values(front):
 def model_inputs(front, x):
     """The model inputs of loaded raw inputs `x`, computed in batches.
 
-    Returns `x` itself when the front does not change loaded inputs.
+    Returns `x` itself when the front does not change loaded inputs. A
+    file-backed `x` (`keras_nas.data.disk_arrays`) gives file-backed model
+    inputs, written next to it a batch at a time.
     """
     if not changes_values(front):
         return x
-    batches = tf.data.Dataset.from_tensor_slices(x).batch(_BATCH)
-    return np.concatenate([front(batch).numpy() for batch in batches])
+    if not disk_arrays.on_disk(x):
+        return np.concatenate([front(tf.constant(x[i:i + _BATCH])).numpy()
+                               for i in range(0, len(x), _BATCH)])
+    settings = json.dumps(describe_front(front), sort_keys=True, default=str)
+    key = hashlib.sha256(settings.encode()).hexdigest()[:12]
+    path = f"{x.filename[:-len('.npy')]}-{front.name}-{key}.npy"
+    cached = disk_arrays.open_cached(path)
+    if cached is not None and len(cached) == len(x):
+        return cached
+    out = None
+    try:
+        for start in range(0, len(x), _BATCH):
+            rows = np.arange(start, min(len(x), start + _BATCH))
+            batch = front(disk_arrays.read_rows(x, rows)).numpy()
+            if out is None:
+                out = disk_arrays.new_array((len(x), *batch.shape[1:]), batch.dtype, 0, path)
+            out[rows] = batch
+        return disk_arrays.finish_array(out, len(x), path)
+    except BaseException:
+        disk_arrays.discard(path)
+        raise
 
 
 def model_input_spec(modality, x):

@@ -9,10 +9,14 @@ arrays and `tf.data.Dataset`s given to `search` are turned into one
 """
 
 import dataclasses
+import os
+import uuid
 
 import numpy as np
 
 from keras_nas.data import preprocessing
+from keras_nas.data.disk_arrays import GrowingArray
+from keras_nas.data.disk_arrays import default_cache_dir
 from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.modality import detect_modality
 
@@ -77,30 +81,40 @@ class SearchData:
         )
 
     @classmethod
-    def from_datasets(cls, train, validation, memory_budget=None, name="dataset"):
+    def from_datasets(cls, train, validation, memory_budget=None, name="dataset",
+                      cache_dir=None):
         """The search data of two `tf.data.Dataset`s of `(x, y)` batches.
 
-        Both are read once into memory, up to `memory_budget` bytes; images
-        of 0..255 (such as Keras's `image_dataset_from_directory` yields)
-        are kept as uint8, rounded. Labels are class names when the dataset
+        Both are read once, batch by batch: into memory up to
+        `memory_budget` bytes, into `.npy` files of `cache_dir` beyond it
+        (`keras_nas.data.disk_arrays`), which trials then read a batch at a
+        time and child-process trials re-open; images of 0..255 (such as
+        Keras's `image_dataset_from_directory` yields) are kept as uint8,
+        rounded. Labels are class names when the dataset
         has `class_names` (as Keras's folder loaders give). The modality is
         detected from the training inputs and its front fitted on them.
 
         Args:
             train: The training dataset.
             validation: The validation dataset.
-            memory_budget: The most bytes the data may take; `None` for
-                `default_memory_budget()`.
+            memory_budget: The most bytes the data may take in memory;
+                `None` for `default_memory_budget()`. The training split
+                gets three quarters of it, the validation split the rest.
             name: Short name of the data.
+            cache_dir: The folder of the files beyond the budget (named
+                `x-x.npy`, `x-y.npy`, `validation_data-x.npy`, ..., replaced
+                by a later read); `None` for a new folder in
+                `keras_nas.data.disk_arrays.default_cache_dir()`.
 
         Raises:
-            ValueError: If a dataset does not yield `(x, y)` pairs, or the
-                data outgrows the budget (naming both).
+            ValueError: If a dataset does not yield `(x, y)` pairs.
         """
         budget = default_memory_budget() if memory_budget is None else memory_budget
-        used = [0]
-        train = _read_dataset(train, "x", budget, used)
-        validation = _read_dataset(validation, "validation_data", budget, used)
+        folder = cache_dir or os.path.join(
+            default_cache_dir(), f"datasets-{uuid.uuid4().hex[:12]}"
+        )
+        train = _read_dataset(train, "x", budget * 3 // 4, folder)
+        validation = _read_dataset(validation, "validation_data", budget // 4, folder)
         modality, reason = detect_modality(train[0])
         return cls.from_raw(name, modality, reason, train, validation)
 
@@ -166,29 +180,32 @@ class SearchData:
         }
 
 
-def _read_dataset(dataset, name, budget, used):
-    """Reads a dataset of `(x, y)` batches into two arrays, within the budget."""
-    xs, ys = [], []
-    for element in dataset.as_numpy_iterator():
-        if not isinstance(element, tuple) or len(element) != 2:
-            raise ValueError(
-                f"Received an invalid value for `{name}`: a tf.data.Dataset of "
-                f"(x, y) batches is expected. Received: elements of type "
-                f"{type(element).__name__}"
-            )
-        x, y = _as_images(element[0]), element[1]
-        used[0] += x.nbytes + np.asarray(y).nbytes
-        if used[0] > budget:
-            raise ValueError(
-                f"Received an invalid value for `{name}`: the data outgrows the "
-                f"memory budget of {budget / 2**30:.2f} GiB (memory_budget) "
-                "after reading "
-                f"{sum(len(v) for v in ys) + len(y):,} samples; raise the "
-                "budget or search on a smaller part of it."
-            )
-        xs.append(x)
-        ys.append(y)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+def _read_dataset(dataset, name, budget, folder):
+    """Reads a dataset of `(x, y)` batches into two arrays, in memory within
+    the budget, else in files of `folder`."""
+    stem = os.path.join(folder, name)
+    xs = GrowingArray(budget, stem + "-x.npy")
+    ys = GrowingArray(budget // 8, stem + "-y.npy")
+    try:
+        for element in dataset.as_numpy_iterator():
+            if not isinstance(element, tuple) or len(element) != 2:
+                raise ValueError(
+                    f"Received an invalid value for `{name}`: a tf.data.Dataset "
+                    f"of (x, y) batches is expected. Received: elements of type "
+                    f"{type(element).__name__}"
+                )
+            xs.append(_as_images(element[0]))
+            ys.append(np.asarray(element[1]))
+        x, y = xs.finish(), ys.finish()
+    except BaseException:
+        xs.discard()
+        ys.discard()
+        raise
+    if x is None:
+        raise ValueError(
+            f"Received an invalid value for `{name}`: the tf.data.Dataset "
+            "yields no batches."
+        )
     names = getattr(dataset, "class_names", None)
     if names and y.ndim == 1 and y.dtype.kind in "iu":
         y = np.asarray(names)[y]

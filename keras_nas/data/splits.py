@@ -6,12 +6,15 @@ random (`split_dataset`).
 """
 
 import dataclasses
+import hashlib
 import re
 
 import numpy as np
 
 from keras_nas import tasks
-from keras_nas.data.indices import DatasetError
+from keras_nas.data.disk_arrays import on_disk
+from keras_nas.data.disk_arrays import take_rows
+from keras_nas.split_indices import DatasetError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -162,11 +165,11 @@ def split_dataset(
         task = task.fit(labels[train])
     return DatasetSplits(
         name=name,
-        x_train=x[train],
+        x_train=_rows(x, train, "train"),
         y_train=labels[train],
-        x_val=x[val],
+        x_val=_rows(x, val, "val"),
         y_val=labels[val],
-        x_test=x[test],
+        x_test=_rows(x, test, "test"),
         y_test=labels[test],
         num_classes=task.num_classes if task.is_classification else None,
         input_shape=tuple(x.shape[1:]),
@@ -205,3 +208,12 @@ def _label_error(err, y, task, reason, source, given):
         f"Labels in {source} do not fit the {task.name} task ({reason}): "
         f"{_detail(err)}"
     )
+
+
+def _rows(x, indices, split):
+    """The rows of one split; of a file-backed `x`, a file beside it named
+    by the split's indices (`keras_nas.data.disk_arrays.take_rows`)."""
+    if not on_disk(x):
+        return x[indices]
+    digest = hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()[:16]
+    return take_rows(x, indices, f"{x.filename[:-len('.npy')]}-{split}-{digest}.npy")

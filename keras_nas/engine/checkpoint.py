@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from keras_nas.engine.failures import build_trial_model
-from keras_nas.engine.failures import first_line
+from keras_nas.formatting import first_line
 from keras_nas.runs.files import CorruptFileError
 from keras_nas.runs.files import read_json
 from keras_nas.runs.files import save_weights_atomically

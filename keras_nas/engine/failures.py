@@ -6,6 +6,8 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
+from keras_nas.formatting import first_line
+
 
 class ArchitectureBuildError(kt.errors.FailedTrialError):
     """The space could not build a trial's architecture."""
@@ -58,12 +60,6 @@ def build_trial_model(build, hp):
             f"Received: {model!r} of type {type(model)}."
         )
     return model
-
-
-def first_line(error):
-    """The first non-empty line of an exception's message."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def failure_reason(error):

@@ -5,25 +5,12 @@ import sys
 import time
 
 from keras_nas import compat
+from keras_nas.formatting import format_architecture
+from keras_nas.formatting import format_duration
+from keras_nas.formatting import format_figure
+from keras_nas.formatting import trial_number
 from keras_nas.objectives import pareto
 from keras_nas.objectives.costs import VIOLATION
-
-
-def format_duration(seconds):
-    """Formats seconds as `HH:MM:SS`."""
-    seconds = int(round(seconds))
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def trial_number(trial_id):
-    """The 1-based number shown for a trial (its id, when not a number)."""
-    return int(trial_id) + 1 if trial_id.isdigit() else trial_id
-
-
-def format_architecture(values, limit=90):
-    """A one-line, shortened `name=value` view of an architecture."""
-    text = " ".join(f"{name}={value}" for name, value in values.items())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 ERASE_LINE = "\r\x1b[2K"
@@ -246,14 +233,3 @@ def _bar(done, total, width=BAR_WIDTH):
     """A text bar such as `[#####-----]` for `done` of `total`."""
     filled = int(round(width * min(done / total, 1.0))) if total else 0
     return "[" + "#" * filled + "-" * (width - filled) + "]"
-
-
-def format_figure(value):
-    """A metric for a line or a table: four decimals, or whole thousands.
-
-    Scores get four decimals; large costs (parameters, FLOPs, bytes) are
-    shown whole with thousands separators; `None` (missing) is `-`.
-    """
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"

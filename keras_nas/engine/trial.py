@@ -10,6 +10,7 @@ import time
 import keras
 
 from keras_nas import compat
+from keras_nas.data import batches
 from keras_nas.engine.checkpoint import BestWeights
 from keras_nas.engine.failures import StopOnNaN
 from keras_nas.engine.failures import build_trial_model
@@ -141,7 +142,7 @@ def fit_trial(
         keras_tuner.errors.FailedTrialError: If the architecture cannot be
             built (`ArchitectureBuildError`) or its loss becomes NaN
             (`NaNLossError`).
-        keras_nas.runs.files.WriteError: If the checkpoint or the build config
+        keras_nas.write_errors.WriteError: If the checkpoint or the build config
             cannot be written (a full disk): a `FatalError`, which ends the
             search rather than failing the trial.
     """
@@ -162,6 +163,7 @@ def fit_trial(
     if deadline is not None:
         stop_at_deadline = StopAtDeadline(deadline)
         callbacks.append(stop_at_deadline)
+    fit_args, fit_kwargs = batches.fit_arguments(fit_args, fit_kwargs, seed)
     start = time.perf_counter()
     history = hypermodel.fit(
         hp, model, *fit_args, callbacks=callbacks, **fit_kwargs

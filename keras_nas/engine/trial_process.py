@@ -46,10 +46,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nas import compat
-from keras_nas.engine.failures import first_line
+from keras_nas.data.disk_arrays import on_disk
+from keras_nas.formatting import first_line
 from keras_nas.engine.trial import fit_trial
 from keras_nas.engine.trial import numeric_logs
-from keras_nas.runs.files import WriteError
+from keras_nas.write_errors import WriteError
 from keras_nas.runs.files import save_atomically
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
@@ -129,8 +130,8 @@ def fit_in_subprocess(
         data_folder: A folder where NumPy arrays of the data (`x`, `y` and
             `validation_data`) of at least `ARRAY_FILE_BYTES` are written
             once, as `.npy` files named by their content's digest, for the
-            child to re-open (memory-mapped) instead of receiving them
-            pickled; `None` pickles them.
+            child to read instead of receiving them pickled; `None` pickles
+            them. File-backed arrays are opened from their own file.
         **settings: The keyword arguments of `fit_trial` but `build`:
             `seed`, `objective` (a `keras_tuner.Objective` or a metric
             name), `checkpoint_path`, `build_config_path`, and optionally
@@ -148,7 +149,7 @@ def fit_in_subprocess(
             subclass, re-raised as the same class when it can be imported),
             for example an architecture that cannot be built or a NaN loss.
         keras_tuner.errors.FatalError: If the child raised one.
-        keras_nas.runs.files.WriteError: If the child could not write the
+        keras_nas.write_errors.WriteError: If the child could not write the
             checkpoint or the build config (a full disk), naming the file.
         TrialOutOfMemoryError: If the child ran out of memory.
         TrialProcessKilledError: If a signal ended the child.
@@ -224,23 +225,28 @@ def fit_in_subprocess(
 
 
 class ArrayFile:
-    """A NumPy array the child re-opens from an `.npy` file, memory-mapped.
+    """A NumPy array the child re-opens from an `.npy` file.
 
     Args:
         path: The `.npy` file.
+        mapped: Whether the child keeps it in the file (an array beyond the
+            memory budget, `keras_nas.data.disk_arrays`) rather than
+            reading it into memory.
     """
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, path, mapped=False):
+        self.path, self.mapped = path, mapped
 
     def open(self):
-        """The array, memory-mapped read-only."""
-        return np.load(self.path, mmap_mode="r")
+        """The array: memory-mapped read-only, or read into memory."""
+        return np.load(self.path, mmap_mode="r" if self.mapped else None)
 
 
 def _as_array_files(fit_args, fit_kwargs, folder):
     """`fit` arguments with their large arrays written to `folder` as files."""
     def stored(value):
+        if on_disk(value):
+            return ArrayFile(value.filename, mapped=True)
         if not isinstance(value, np.ndarray) or value.nbytes < ARRAY_FILE_BYTES:
             return value
         value = np.ascontiguousarray(value)

@@ -14,15 +14,15 @@ from keras_nas.engine import distributed  # noqa: F401 (mutes a KerasTuner print
 from keras_nas import compat
 from keras_nas import tasks
 from keras_nas import validation
+from keras_nas.data import fit_data
 from keras_nas.data.modality import detect_modality
-from keras_nas.data.search_data import SearchData
 from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.failures import build_trial_model
 from keras_nas.engine.failures import InfeasibleArchitecture
 from keras_nas.engine.failures import InfeasibleBudgetError
 from keras_nas.engine.failures import TooManyFailuresError
 from keras_nas.engine.failures import failure_reason
-from keras_nas.engine.failures import first_line
+from keras_nas.formatting import first_line
 from keras_nas.runs.files import first_corrupt_json
 from keras_nas.runs.files import write_json_atomically
 from keras_nas.objectives import costs
@@ -40,8 +40,8 @@ from keras_nas.oracles import STRATEGIES
 from keras_nas.oracles import get_oracle
 from keras_nas.engine.progress import SearchProgress
 from keras_nas.engine.tensorboard_logs import TensorBoardLogs
-from keras_nas.engine.progress import format_architecture
-from keras_nas.engine.progress import trial_number
+from keras_nas.formatting import format_architecture
+from keras_nas.formatting import trial_number
 from keras_nas.engine.promotions import train_on_promotions
 from keras_nas.runs.leaderboard import epochs_summary
 from keras_nas.runs.leaderboard import format_leaderboard
@@ -70,6 +70,8 @@ _BEST_EPOCH = "_best_epoch"
 TRIAL_PROCESSES = ("in_process", "subprocess")
 TRIAL_DATA_FOLDER = "trial_data"
 """The run's folder of the data arrays child-process trials re-open."""
+DATA_CACHE_FOLDER = "data_cache"
+"""The run's folder of `tf.data` splits beyond the memory budget."""
 
 
 def default_distribution_strategy():
@@ -286,7 +288,7 @@ class NASTuner(kt.Tuner):
         self.data_fingerprint = None
         self.modality = None
         self.warm_start = None
-        compat.save_state_atomically(oracle)
+        compat.save_state_atomically(oracle, write_json_atomically)
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -393,20 +395,9 @@ class NASTuner(kt.Tuner):
 
     def _search_data_of(self, fit_args, fit_kwargs):
         """The `SearchData` of `search`'s arguments, or `None` for arrays."""
-        x, _ = validation.fit_data(fit_args, fit_kwargs)
-        if isinstance(x, SearchData):
-            return x
-        if isinstance(x, tf.data.Dataset):
-            validation_data = fit_kwargs.get("validation_data")
-            if not isinstance(validation_data, tf.data.Dataset):
-                raise ValueError(
-                    "Received an invalid value for `validation_data`: with a "
-                    "tf.data.Dataset `x`, a tf.data.Dataset of validation "
-                    "batches is needed. Received: validation_data of type "
-                    f"{type(validation_data).__name__}"
-                )
-            return SearchData.from_datasets(x, validation_data, self.memory_budget)
-        return None
+        cache = os.path.join(self.project_dir, DATA_CACHE_FOLDER,
+                             self.tuner_id or "search")
+        return fit_data.search_data_of(fit_args, fit_kwargs, self.memory_budget, cache)
 
     def _use_search_data(self, data, fit_kwargs):
         """Takes the splits and the front of `data`; the `fit` arguments."""
@@ -436,48 +427,17 @@ class NASTuner(kt.Tuner):
             self.save()
 
     def _prepare_data(self, fit_args, fit_kwargs):
-        """Checks the data, fits the space to it, encodes the labels.
-
-        The space's task records its classes (or target statistics) and the
-        space its feature normalisation, from the training split; labels
-        become what the task's models train on (class indices, 0/1, float
-        targets), and `search.json` is written again with the fitted space.
-        Labels already encoded by the task (those of a `DatasetSplits` from
-        `load_dataset`, with `data.task` as the space's task) are kept as
-        they are: `Task.encode` is idempotent.
+        """Fits the space to the data (`keras_nas.data.fit_data.fit_space`);
+        writes `search.json` again with the fitted space.
 
         Returns:
             `(fit_args, fit_kwargs)` with the labels encoded.
         """
-        space = self.hypermodel
-        fit_args, fit_kwargs = list(fit_args), dict(fit_kwargs)
-        validation.check_fit_data(space, fit_args, fit_kwargs)
-        x, y = validation.fit_data(fit_args, fit_kwargs)
-        if y is None:
-            if space.normalize and space.normalization is None:
-                raise ValueError(
-                    "Received an invalid value for `x`: the space normalises "
-                    "its inputs, which needs NumPy arrays `x` and `y` to fit "
-                    "the statistics on (or pass normalize=False to the space). "
-                    f"Received: x of type {type(x).__name__}"
-                )
-            return fit_args, fit_kwargs
-        space.adapt(x, y)
-        if self.modality is None:
-            self.modality = detect_modality(x)[0]
-        y = space.task.encode(y, "y")
-        if len(fit_args) > 1:
-            fit_args[1] = y
-        else:
-            fit_kwargs["y"] = y
-        validation_data = fit_kwargs.get("validation_data")
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
-            fit_kwargs["validation_data"] = (
-                validation_data[0],
-                space.task.encode(validation_data[1], "validation_data[1]"),
-                *validation_data[2:],
-            )
-        self._write_search_file()
+        fit_args, fit_kwargs, x = fit_data.fit_space(self.hypermodel, fit_args, fit_kwargs)
+        if x is not None:
+            if self.modality is None:
+                self.modality = detect_modality(x)[0]
+            self._write_search_file()
         return fit_args, fit_kwargs
 
     def pre_create_trial(self):

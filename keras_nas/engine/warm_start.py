@@ -20,6 +20,7 @@ import shutil
 import numpy as np
 
 from keras_nas import compat
+from keras_nas.data.disk_arrays import chunks
 from keras_nas.runs.run_directory import RunDirectory
 
 _TRIAL_FILE = "trial.json"
@@ -113,7 +114,8 @@ def data_fingerprint(x, y, fit_kwargs):
         if not isinstance(array, np.ndarray):
             return None
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        for chunk in chunks(array):
+            digest.update(np.ascontiguousarray(chunk).tobytes())
     settings = {key: fit_kwargs.get(key) for key in _FIT_SETTINGS}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()

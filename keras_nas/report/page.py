@@ -3,9 +3,9 @@
 import html
 import os
 
-from keras_nas.engine.failures import first_line
-from keras_nas.engine.progress import format_architecture
-from keras_nas.engine.progress import format_figure
+from keras_nas.formatting import first_line
+from keras_nas.formatting import format_architecture
+from keras_nas.formatting import format_figure
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
 from keras_nas.report import architecture
 from keras_nas.report import decisions

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nas.data.preprocessing import with_front
-from keras_nas.engine.failures import first_line
+from keras_nas.formatting import first_line
 from keras_nas.runs.files import CorruptFileError
 from keras_nas.runs.files import read_json as _read_json
 from keras_nas.runs.files import save_folder_atomically
@@ -91,7 +91,7 @@ def export_saved_model(
             non-empty folder that is not a previous export.
         FileExistsError: If `path` is a non-empty folder and `overwrite` is
             False.
-        keras_nas.runs.files.WriteError: If the folder cannot be written (a
+        keras_nas.write_errors.WriteError: If the folder cannot be written (a
             full disk), naming `path`.
 
     Example:

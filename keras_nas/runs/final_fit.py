@@ -15,6 +15,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
+from keras_nas.data import batches
 from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.trial import fit_trial
 
@@ -85,11 +86,14 @@ def final_fit(
             not a positive integer.
     """
     epochs = final_epochs(trial, epochs)
-    x, y = _joined(train, validation_data)
+    x, y = _joined(train, validation_data, (fit_kwargs or {}).get("batch_size"), seed)
+    samples = len(train[1]) + len(validation_data[1])
+    # Batches of file-backed data carry their own batch size and shuffling.
+    replaced = ("validation_data", "validation_split", "epochs", "callbacks", "x", "y")
+    if y is None:
+        replaced += ("batch_size", "shuffle")
     fit_kwargs = {
-        key: value for key, value in (fit_kwargs or {}).items()
-        if key not in ("validation_data", "validation_split", "epochs",
-                       "callbacks", "x", "y")
+        key: value for key, value in (fit_kwargs or {}).items() if key not in replaced
     }
     fit_kwargs.setdefault("verbose", 0)
     build = build or hypermodel.build
@@ -98,7 +102,7 @@ def final_fit(
         checkpoint = os.path.join(folder, "final.weights.h5")
         build_config = os.path.join(folder, "build_config.json")
         fit_trial(
-            hypermodel, trial.hyperparameters, (x, y),
+            hypermodel, trial.hyperparameters, (x,) if y is None else (x, y),
             {**fit_kwargs, "epochs": epochs},
             seed=seed, objective=_LAST_EPOCH, checkpoint_path=checkpoint,
             build_config_path=build_config, build=build,
@@ -109,14 +113,15 @@ def final_fit(
         "trial_id": trial.trial_id,
         "epochs": epochs,
         "seed": int(seed),
-        "samples": int(len(y)),
+        "samples": int(samples),
         "seconds": round(time.perf_counter() - start, 2),
     }
     return model, record
 
 
-def _joined(train, validation_data):
-    """The training and validation arrays concatenated, checked."""
+def _joined(train, validation_data, batch_size, seed):
+    """The training and validation data as one `(x, y)`, checked
+    (`keras_nas.data.batches.joined`)."""
     parts = []
     for name, split in (("train", train), ("validation_data", validation_data)):
         if not isinstance(split, (tuple, list)) or len(split) < 2 or not all(
@@ -128,6 +133,4 @@ def _joined(train, validation_data):
                 f"splits. Received: {name} of type {type(split).__name__}"
             )
         parts.append(split[:2])
-    x = np.concatenate([parts[0][0], parts[1][0]], axis=0)
-    y = np.concatenate([parts[0][1], parts[1][1]], axis=0)
-    return x, y
+    return batches.joined(*parts, batch_size or batches.DEFAULT_BATCH_SIZE, seed)

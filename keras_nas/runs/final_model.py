@@ -9,6 +9,8 @@ export and the figures `metrics.json` records beside the trial's own.
 import numpy as np
 
 from keras_nas import validation
+from keras_nas.data.batches import labelled
+from keras_nas.data.batches import model_input
 from keras_nas.runs.ensembles import ensemble_model
 from keras_nas.runs.ensembles import greedy_selection
 from keras_nas.tasks import evaluate
@@ -151,7 +153,9 @@ def make_final_model(
     figures = {"final_fit": None}
     trial_model = load_model(ranked[0])
     if test_data is not None and (retrain is not None or ensemble > 1):
-        figures.update(evaluate(trial_model, *test_data, prefix="trial_test_"))
+        figures.update(
+            evaluate(trial_model, *labelled(*test_data), prefix="trial_test_")
+        )
     if ensemble == 1:
         if retrain is None:
             return trial_model, figures
@@ -166,7 +170,7 @@ def make_final_model(
     pool = ranked[:max(ENSEMBLE_POOL, 2 * ensemble)]
     models = [trial_model] + [load_model(trial) for trial in pool[1:]]
     x_val, y_val = validation_data
-    predictions = [m.predict(x_val, verbose=0) for m in models]
+    predictions = [m.predict(model_input(x_val), verbose=0) for m in models]
     weights, losses = greedy_selection(
         predictions, validation_score(task, y_val), ensemble
     )
@@ -182,7 +186,7 @@ def make_final_model(
             {"trial_id": pool[i].trial_id, "weight": float(weights[i])}
             for i in chosen
         ],
-        **evaluate(searched, x_val, y_val, prefix="val_"),
+        **evaluate(searched, *labelled(x_val, y_val), prefix="val_"),
         "selection_scores": losses,
     }
     figures["ensemble"] = summary

@@ -40,9 +40,9 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_nas import tasks
+from keras_nas.data import batches
 from keras_nas import validation
 from keras_nas.data.search_data import SearchData
 from keras_nas.data.splits import DatasetSplits
@@ -209,8 +209,8 @@ def finetune(
         "epochs_trained": fit.epochs_trained,
         "best_step": fit.best_steps,
         "task": data.task.name,
-        **tasks.evaluate(model, data.x_val, data.y_val, prefix="val_"),
-        **tasks.evaluate(model, data.x_test, data.y_test),
+        **tasks.evaluate(model, *batches.labelled(data.x_val, data.y_val), prefix="val_"),
+        **tasks.evaluate(model, *batches.labelled(data.x_test, data.y_test)),
     }
     if data.task.is_classification:
         metrics["class_names"] = data.task.class_names
@@ -315,7 +315,7 @@ class _Fit:
         model.fit(
             self._stream(), steps_per_epoch=self.period,
             epochs=self.steps // self.period,
-            validation_data=(self.data.x_val, self.data.y_val),
+            validation_data=batches.labelled(self.data.x_val, self.data.y_val),
             shuffle=False, verbose=0, callbacks=[stop, *self.callbacks],
         )
         self.steps_trained.append(stop.steps)
@@ -329,11 +329,8 @@ class _Fit:
 
     def _stream(self):
         """The training data, reshuffled each pass, repeated without end."""
-        x, y = self.data.x_train, self.data.y_train
-        return (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
-            .batch(self.batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+        return batches.repeated_dataset(
+            self.data.x_train, self.data.y_train, self.batch_size, self.seed
         )
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 from keras_nas import compat
-from keras_nas.engine.progress import format_architecture
-from keras_nas.engine.progress import format_figure
+from keras_nas.formatting import format_architecture
+from keras_nas.formatting import format_figure
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 from keras_nas.oracles.early_stopping import EARLIER_EPOCHS

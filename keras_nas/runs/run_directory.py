@@ -6,6 +6,7 @@ import os
 import keras_tuner as kt
 
 from keras_nas import compat
+from keras_nas.data.batches import labelled
 from keras_nas.data.preprocessing import describe_front
 from keras_nas.engine.checkpoint import restore_weights
 from keras_nas.runs.export import export_saved_model
@@ -445,7 +446,7 @@ def export_trial(
             metrics["class_names"] = task.class_names
     metrics.update(figures or {})
     if x_test is not None:
-        metrics.update(evaluate(model, x_test, y_test))
+        metrics.update(evaluate(model, *labelled(x_test, y_test)))
     search = search or {}
     architecture = {
         **description,

@@ -8,9 +8,13 @@ import numpy as np
 
 from keras_nas import tasks
 from keras_nas import validation
+from keras_nas.data.disk_arrays import chunks
 from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.encoding import RepeatedStructure
+
+# Bytes of `x` per chunk of `_moments`: at most eight times that as float64.
+_MOMENT_CHUNK_BYTES = 8 << 20
 
 
 class SearchSpace(kt.HyperModel):
@@ -372,19 +376,21 @@ class SearchSpace(kt.HyperModel):
         return self.task.head(features)
 
 
-def _moments(x, kept_axes, scale, chunk=1024):
+def _moments(x, kept_axes, scale):
     """Mean and variance of `x * scale`, merged over float64 chunks of rows.
 
     One statistic per entry of `kept_axes` (1-based axes of a sample),
     reduced over the others. Each chunk's mean and squared deviations are
-    merged as Chan et al. (1979) do, so large offsets lose no precision and
-    `x` is never copied whole.
+    merged as Chan et al. (1979) do, so large offsets lose no precision;
+    `x` is read a chunk at a time (`keras_nas.data.disk_arrays.chunks`),
+    never copied whole.
     """
-    x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
     axes = tuple(a for a in range(x.ndim) if a not in kept_axes)
     count, mean, squares = 0, 0.0, 0.0
-    for start in range(0, len(x), chunk):
-        part = x[start:start + chunk].astype("float64") * scale
+    for part in chunks(x, _MOMENT_CHUNK_BYTES):
+        part = part.astype("float64") * scale
         size = part.size // np.size(part.mean(axis=axes))
         part_mean = part.mean(axis=axes)
         part_squares = np.square(part - part_mean).sum(axis=axes)
