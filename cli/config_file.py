@@ -14,6 +14,7 @@ RUN_KEYS = {
     "image_size": "a text such as '64x64'",
     "memory_budget": "a positive number (GiB)",
     "cache_dir": "a text",
+    "disk_cache": "true or false",
     "skip_bad_files": "true or false",
     "task": "auto, multiclass, binary or regression",
     "space": "a name or a mapping with `name` and the space's arguments",

@@ -79,6 +79,10 @@ class StrategyOption(click.Option):
               help=("Folder of the decoded data beyond --memory-budget, "
                     "reused by later runs on the same files [default: "
                     "~/.cache/keras_nas/data]."))
+@click.option("--disk-cache/--no-disk-cache", default=True, show_default=True,
+              help=("Beyond --memory-budget, decode a folder's images once "
+                    "into --cache-dir, or (--no-disk-cache) read them from "
+                    "their files at every epoch, writing no cache."))
 @click.option("--skip-bad-files", is_flag=True,
               help=("Leave out files of a folder that cannot be read (they "
                     "are counted) instead of stopping."))
@@ -565,7 +569,7 @@ def _load_data(kn, settings, image_size):
             text_column=settings["text_column"], image_size=image_size,
             skip_bad_files=settings["skip_bad_files"],
             memory_budget=_memory_budget(settings["memory_budget"]),
-            cache_dir=settings["cache_dir"],
+            cache_dir=settings["cache_dir"], disk_cache=settings["disk_cache"],
         )
     except ValueError as error:
         raise click.BadParameter(

@@ -5,6 +5,9 @@ import numbers
 
 import numpy as np
 
+from keras_nas.disk_arrays import chunks
+from keras_nas.disk_arrays import on_disk
+
 MAX_FEATURE_MAGNITUDE = float(np.sqrt(np.finfo(np.float32).max))
 """The largest feature magnitude accepted, about 1.8e19 (the square root of
 the largest float32).
@@ -245,7 +248,7 @@ def check_fit_data(space, fit_args, fit_kwargs):
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
         inputs.append(("validation_data[0]", validation_data[0]))
     for name, value in inputs:
-        if not isinstance(value, np.ndarray):
+        if not (isinstance(value, np.ndarray) or on_disk(value)):
             continue
         if value.shape[1:] != space.input_shape:
             raise ValueError(
@@ -254,20 +257,31 @@ def check_fit_data(space, fit_args, fit_kwargs):
                 f"{space.input_shape}. Received: {name}.shape={value.shape}"
             )
         if value.dtype.kind == "f":
-            bad = ~np.isfinite(value)
-            if bad.any():
-                first = np.argwhere(bad)[0].tolist()
-                raise ValueError(
-                    f"Received an invalid value for `{name}`: {int(bad.sum())} "
-                    f"NaN or infinite values, the first at index {first}."
-                )
-            large = np.abs(value) > MAX_FEATURE_MAGNITUDE
-            if large.any():
-                first = np.argwhere(large)[0].tolist()
-                raise ValueError(
-                    f"Received an invalid value for `{name}`: {int(large.sum())} "
-                    f"values of magnitude above {MAX_FEATURE_MAGNITUDE:.3g}, the "
-                    f"first at index {first} (it is {value[tuple(first)]:.3g}): "
-                    "their variance overflows float32 when inputs are scaled; "
-                    "rescale those features."
-                )
+            start = 0
+            for part in chunks(value):
+                _check_finite(name, part, start)
+                start += len(part)
+
+
+def _check_finite(name, value, start):
+    """Refuses NaN, infinite or too large values in rows from `start` on."""
+    bad = ~np.isfinite(value)
+    if bad.any():
+        first = np.argwhere(bad)[0].tolist()
+        first[0] += start
+        raise ValueError(
+            f"Received an invalid value for `{name}`: {int(bad.sum())} "
+            f"NaN or infinite values, the first at index {first}."
+        )
+    large = np.abs(value) > MAX_FEATURE_MAGNITUDE
+    if large.any():
+        first = np.argwhere(large)[0].tolist()
+        magnitude = value[tuple(first)]
+        first[0] += start
+        raise ValueError(
+            f"Received an invalid value for `{name}`: {int(large.sum())} "
+            f"values of magnitude above {MAX_FEATURE_MAGNITUDE:.3g}, the "
+            f"first at index {first} (it is {magnitude:.3g}): "
+            "their variance overflows float32 when inputs are scaled; "
+            "rescale those features."
+        )

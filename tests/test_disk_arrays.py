@@ -11,7 +11,7 @@ import tensorflow_datasets as tfds
 
 import keras_nas as kn
 from keras_nas.data import batches
-from keras_nas.data import disk_arrays
+from keras_nas import disk_arrays
 from keras_nas.split_indices import DatasetError
 
 RNG = np.random.default_rng(0)
@@ -204,3 +204,34 @@ def test_tuner_searches_datasets_beyond_the_budget_from_files(tmp_path):
     assert np.load(cached / "x-x.npy").shape == (24, 8, 8, 3)
     path = tuner.export(tmp_path / "export", final_fit=True)
     assert kn.load_exported(path).metrics["final_fit"][0]["samples"] == 32
+
+
+def test_images_beyond_the_budget_without_a_disk_cache_are_read_from_their_files(
+    tmp_path
+):
+    root = _image_folder(tmp_path / "data", count=16, size=(8, 8))
+    cache = tmp_path / "cache"
+    in_memory = kn.data.load_dataset(root, seed=2)
+    streamed = kn.data.load_dataset(root, seed=2, memory_budget=100, cache_dir=cache,
+                                    disk_cache=False)
+    assert not cache.exists()  # Nothing written.
+    x = streamed.x_train
+    assert isinstance(x, kn.data.folders.ImageFiles) and disk_arrays.on_disk(x)
+    assert x.shape == in_memory.x_train.shape
+    np.testing.assert_array_equal(x[[3, 0]], in_memory.x_train[[3, 0]])
+    np.testing.assert_array_equal(np.concatenate(list(disk_arrays.chunks(x, 500))),
+                                  in_memory.x_train)
+    data = kn.data.SearchData.from_splits(streamed)
+    space = kn.spaces.ConvNet(data.input_shape, task=data.task, max_blocks=1,
+                              filters=(4,))
+    tuner = kn.NASTuner(space, max_trials=1, seed=0, directory=tmp_path,
+                        project_name="p", verbose=0)
+    tuner.search(data, epochs=2)
+    trial = next(iter(tuner.oracle.trials.values()))
+    assert trial.status == "COMPLETED", trial.message
+    path = tuner.export(tmp_path / "export", data.x_test, data.y_test, final_fit=True)
+    metrics = kn.load_exported(path).metrics
+    assert metrics["final_fit"][0]["samples"] == len(data.y_train) + len(data.y_val)
+    # Scored on the 8 test images, read from their files: dark and bright
+    # ones, after a few steps.
+    assert metrics["test_accuracy"] in {k / 8 for k in range(9)}

@@ -164,7 +164,9 @@ def test_every_epoch_reaches_the_oracle_as_a_learning_curve(tiny_images, tmp_pat
         assert trial.score == max(o.mean() for o in curve)
 
 
-@pytest.mark.parametrize("strategy", ["random", "evolution", "bayesian"])
+# Random search (the default) meets ASHA in the tests of rung records and
+# promotions below.
+@pytest.mark.parametrize("strategy", ["evolution", "bayesian"])
 def test_asha_stops_trials_and_exports_a_fully_trained_one(
     strategy, tiny_images, tmp_path, capsys
 ):

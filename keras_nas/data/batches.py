@@ -1,7 +1,7 @@
 """Batches of file-backed arrays for `model.fit`, `predict` and `evaluate`.
 
 Keras turns NumPy arrays given to `fit` into one tensor, which would read a
-file-backed array (`keras_nas.data.disk_arrays`) whole into memory.
+file-backed array (`keras_nas.disk_arrays`) whole into memory.
 `RowBatches` instead reads each batch's rows from the files when Keras asks
 for it; `fit_arguments` and `model_input` swap it in only where an array
 is file-backed, so data within the memory budget trains exactly as before.
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nas.data.disk_arrays import on_disk, read_rows
+from keras_nas.disk_arrays import on_disk, read_rows
 
 DEFAULT_BATCH_SIZE = 32
 """`model.fit`'s own default batch size."""

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from keras_nas.data import disk_arrays
+from keras_nas import disk_arrays
 from keras_nas.data import folders
 from keras_nas.split_indices import DatasetError
 from keras_nas.data.memory import default_memory_budget
@@ -24,7 +24,7 @@ _SPLITS = ("train", "val", "test")
 
 def load_folder(path, *, task, seed, validation_fraction, test_fraction,
                 modality=None, image_size=None, skip_bad_files=False,
-                memory_budget=None, cache_dir=None):
+                memory_budget=None, cache_dir=None, disk_cache=True):
     """Loads and splits a folder of class folders of images, `.wav` or `.txt` files.
 
     Args:
@@ -44,9 +44,12 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
             in memory; `None` for `keras_nas.data.default_memory_budget()`.
             Each split gets its share by its number of files; a split
             beyond its share is decoded once into a file of `cache_dir` and
-            read from there (`keras_nas.data.disk_arrays`).
+            read from there (`keras_nas.disk_arrays`).
         cache_dir: The folder of those files; `None` for
-            `keras_nas.data.disk_arrays.default_cache_dir()`.
+            `keras_nas.disk_arrays.default_cache_dir()`.
+        disk_cache: `False` to read images beyond the budget from their
+            files each time instead (`keras_nas.data.folders.ImageFiles`);
+            clips always go to the cache.
 
     Returns:
         A `DatasetSplits` of raw inputs: uint8 images, float32 waveforms
@@ -66,13 +69,13 @@ def load_folder(path, *, task, seed, validation_fraction, test_fraction,
         listing, os.path.basename(os.path.normpath(path)), task=task, seed=seed,
         validation_fraction=validation_fraction, test_fraction=test_fraction,
         image_size=image_size, skip_bad_files=skip_bad_files,
-        memory_budget=memory_budget, cache_dir=cache_dir,
+        memory_budget=memory_budget, cache_dir=cache_dir, disk_cache=disk_cache,
     )
 
 
 def load_listing(listing, name, *, task, seed, validation_fraction, test_fraction,
                  image_size=None, skip_bad_files=False, memory_budget=None,
-                 cache_dir=None, source=None):
+                 cache_dir=None, disk_cache=True, source=None):
     """Splits a `FolderListing` by its file list, then decodes split by split.
 
     Args:
@@ -81,7 +84,8 @@ def load_listing(listing, name, *, task, seed, validation_fraction, test_fractio
             (`keras_nas.data.file_table`).
         name: Short name of the data set.
         task, seed, validation_fraction, test_fraction, image_size,
-            skip_bad_files, memory_budget, cache_dir: As for `load_folder`.
+            skip_bad_files, memory_budget, cache_dir, disk_cache: As for
+            `load_folder`.
         source: What the listing was read from, for messages; `None` for
             its root folder.
 
@@ -115,7 +119,7 @@ def load_listing(listing, name, *, task, seed, validation_fraction, test_fractio
                 labels=listing.labels[indices],
             )
             share = budget * len(part.files) // len(listing.files)
-            arrays = _read(part, shape, skip_bad_files, share, cache_dir)
+            arrays = _read(part, shape, skip_bad_files, share, cache_dir, disk_cache)
             # Val and test at the training images' size, or the training clips' length.
             shape = {"image_size": arrays.x.shape[1:3], "channels": arrays.x.shape[-1],
                      "length": arrays.x.shape[-1]}
@@ -146,13 +150,14 @@ def load_listing(listing, name, *, task, seed, validation_fraction, test_fractio
     )
 
 
-def _read(listing, shape, skip_bad_files, max_bytes, cache_dir):
+def _read(listing, shape, skip_bad_files, max_bytes, cache_dir, disk_cache):
     """The arrays of one split's files; images of `shape`'s size and
     channels, clips of its length (`None` for each split's default)."""
     if listing.modality == "image":
         return folders.read_images(
             listing, shape["image_size"], shape["channels"],
             skip_bad=skip_bad_files, max_bytes=max_bytes, cache_dir=cache_dir,
+            disk_cache=disk_cache,
         )
     if listing.modality == "audio":
         return folders.read_audio(

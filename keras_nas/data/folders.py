@@ -34,7 +34,7 @@ import wave
 import numpy as np
 import tensorflow as tf
 
-from keras_nas.data import disk_arrays
+from keras_nas import disk_arrays
 from keras_nas.split_indices import DatasetError
 from keras_nas.validation import check_bool, check_positive_float
 
@@ -216,7 +216,7 @@ def scan_folder(path, modality=None):
 
 
 def read_images(listing, image_size=None, channels=None, skip_bad=False,
-                max_bytes=None, cache_dir=None):
+                max_bytes=None, cache_dir=None, disk_cache=True):
     """Decodes the images of a listing into one uint8 array.
 
     GIFs give their first frame. Images are resized with bilinear
@@ -238,11 +238,14 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False,
             sizes and times) and the image shape, which later reads of the
             same files reuse.
         cache_dir: The folder of that file; `None` for
-            `keras_nas.data.disk_arrays.default_cache_dir()`.
+            `keras_nas.disk_arrays.default_cache_dir()`.
+        disk_cache: Whether images beyond `max_bytes` are decoded into that
+            file; `False` decodes each once to check it, then again each
+            time it is read (`ImageFiles`), writing nothing.
 
     Returns:
-        A `FolderArrays`; its `x` is a read-only `numpy.memmap` beyond
-        `max_bytes`.
+        A `FolderArrays`; beyond `max_bytes` its `x` is a read-only
+        `numpy.memmap`, or `ImageFiles` without the disk cache.
 
     Raises:
         ValueError: If an argument is invalid.
@@ -282,27 +285,84 @@ def read_images(listing, image_size=None, channels=None, skip_bad=False,
     cache_path, cached = _cache("images", listing, shape, np.uint8, max_bytes, cache_dir)
     if cached is not None:
         return FolderArrays(cached, listing.labels, listing.files, ())
-    x = disk_arrays.new_array(shape, np.uint8, max_bytes, cache_path)
+    x = None  # Read from the files, once checked that they decode.
+    if disk_cache or cache_path is None:
+        x = disk_arrays.new_array(shape, np.uint8, max_bytes, cache_path)
     rows, bad = [], []
     try:
         for index, image in _each_file(listing, _decode_image, skip_bad, bad):
-            if image.shape[2] < 3:
-                image = np.repeat(image[..., :1], channels, axis=2)
-            elif channels == 3:
-                image = image[..., :3]
-            else:
-                image = tf.image.rgb_to_grayscale(image[..., :3]).numpy()
-            if image.shape[:2] != image_size:
-                image = np.clip(
-                    np.round(tf.image.resize(image, image_size).numpy()), 0, 255
-                )
-            x[len(rows)] = image
+            if x is not None:
+                x[len(rows)] = _shaped(image, image_size, channels)
             rows.append(index)
         kept = _kept(listing, rows, bad)
+        if x is None:
+            files = ImageFiles(listing.root, kept[1], image_size, channels)
+            return FolderArrays(files, *kept)
         return FolderArrays(disk_arrays.finish_array(x, len(rows), cache_path), *kept)
     except BaseException:
         disk_arrays.discard(cache_path)
         raise
+
+
+def _shaped(image, image_size, channels):
+    """A decoded image with `channels` channels at `image_size`, as Keras
+    resizes (bilinear), rounded to uint8."""
+    if image.shape[2] < 3:
+        image = np.repeat(image[..., :1], channels, axis=2)
+    elif channels == 3:
+        image = image[..., :3]
+    else:
+        image = tf.image.rgb_to_grayscale(image[..., :3]).numpy()
+    if image.shape[:2] != image_size:
+        image = np.clip(np.round(tf.image.resize(image, image_size).numpy()), 0, 255)
+    return image
+
+
+class ImageFiles:
+    """Images read from their files each time rows are asked for.
+
+    What `read_images` gives, without its disk cache, for images beyond
+    the memory budget: it holds the file names only, and is read as
+    `keras_nas.disk_arrays` reads file-backed arrays (`read_rows`,
+    `chunks`), with the pixels `read_images` would have stored.
+
+    Args:
+        root: The folder the files are relative to.
+        files: The files, one a row, each known to decode.
+        image_size: `(height, width)` of every image.
+        channels: 1 or 3.
+    """
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, root, files, image_size, channels):
+        self.root, self.files = root, tuple(files)
+        self.image_size, self.channels = tuple(image_size), channels
+
+    @property
+    def shape(self):
+        return (len(self.files), *self.image_size, self.channels)
+
+    @property
+    def ndim(self):
+        return 4
+
+    def __len__(self):
+        return len(self.files)
+
+    def read_rows(self, indices):
+        """The images of rows `indices`, decoded, shape `(len(indices), H, W, C)`."""
+        out = np.empty((len(indices), *self.image_size, self.channels), np.uint8)
+        for row, index in enumerate(indices):
+            image = _decode_image(os.path.join(self.root, self.files[int(index)]))
+            out[row] = _shaped(image, self.image_size, self.channels)
+        return out
+
+    def __getitem__(self, key):
+        rows = np.arange(len(self))[key]
+        return self.read_rows(np.atleast_1d(rows))[0] if np.ndim(rows) == 0 else (
+            self.read_rows(rows)
+        )
 
 
 def read_audio(listing, skip_bad=False, max_seconds=10.0, length=None,

@@ -15,10 +15,10 @@ import zipfile
 import numpy as np
 
 from keras_nas import tasks
-from keras_nas.data.disk_arrays import GrowingArray
-from keras_nas.data.disk_arrays import chunks
-from keras_nas.data.disk_arrays import default_cache_dir
-from keras_nas.data.disk_arrays import on_disk
+from keras_nas.disk_arrays import GrowingArray
+from keras_nas.disk_arrays import chunks
+from keras_nas.disk_arrays import default_cache_dir
+from keras_nas.disk_arrays import on_disk
 from keras_nas.split_indices import DatasetError
 from keras_nas.split_indices import check_fractions
 from keras_nas.data.file_table import file_listing
@@ -49,7 +49,7 @@ _DOWNLOAD_PROBE_SECONDS = 5.0
 def load_dataset(
     spec="digits", *, seed=0, validation_fraction=0.2, test_fraction=0.2, task=None,
     modality=None, text_column=None, image_size=None, skip_bad_files=False,
-    memory_budget=None, cache_dir=None,
+    memory_budget=None, cache_dir=None, disk_cache=True,
 ):
     """Loads a dataset, chooses its task and splits it.
 
@@ -123,9 +123,13 @@ def load_dataset(
             or a tfds split, may take in memory; `None` for a quarter of the
             RAM (`keras_nas.data.default_memory_budget`). Beyond it they are
             written once to `.npy` files of `cache_dir` and read from there
-            a batch at a time (`keras_nas.data.disk_arrays`).
+            a batch at a time (`keras_nas.disk_arrays`).
         cache_dir: The folder of those files; `None` for
             `~/.cache/keras_nas/data` (`$XDG_CACHE_HOME` if set).
+        disk_cache: `False` to read a folder's (or a file CSV's) images
+            beyond the budget from their files each time they are read,
+            writing no cache (each is decoded once first, to refuse or skip
+            bad files before training).
 
     Returns:
         A `DatasetSplits`.
@@ -157,7 +161,7 @@ def load_dataset(
             text, task=task, seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction, modality=modality, image_size=image_size,
             skip_bad_files=skip_bad_files, memory_budget=memory_budget,
-            cache_dir=cache_dir,
+            cache_dir=cache_dir, disk_cache=disk_cache,
         )
     budget = default_memory_budget() if memory_budget is None else memory_budget
     name, source, x, y, details = _load_arrays(
@@ -168,7 +172,7 @@ def load_dataset(
             x, name, task=task, seed=seed, validation_fraction=validation_fraction,
             test_fraction=test_fraction, image_size=image_size,
             skip_bad_files=skip_bad_files, memory_budget=memory_budget,
-            cache_dir=cache_dir, source=source,
+            cache_dir=cache_dir, disk_cache=disk_cache, source=source,
         )
     modality, reason = detect_modality(x, modality, details.get("sample_rate"))
     if modality == "image" and x.ndim == 3:

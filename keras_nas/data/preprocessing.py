@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nas.data import disk_arrays
+from keras_nas import disk_arrays
 from keras_nas.data.input_spec import InputSpec
 
 TEXT_MAX_TOKENS = 10_000
@@ -149,7 +149,7 @@ def model_inputs(front, x):
     """The model inputs of loaded raw inputs `x`, computed in batches.
 
     Returns `x` itself when the front does not change loaded inputs. A
-    file-backed `x` (`keras_nas.data.disk_arrays`) gives file-backed model
+    file-backed `x` (`keras_nas.disk_arrays`) gives file-backed model
     inputs, written next to it a batch at a time.
     """
     if not changes_values(front):

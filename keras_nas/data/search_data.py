@@ -15,8 +15,8 @@ import uuid
 import numpy as np
 
 from keras_nas.data import preprocessing
-from keras_nas.data.disk_arrays import GrowingArray
-from keras_nas.data.disk_arrays import default_cache_dir
+from keras_nas.disk_arrays import GrowingArray
+from keras_nas.disk_arrays import default_cache_dir
 from keras_nas.data.memory import default_memory_budget
 from keras_nas.data.modality import detect_modality
 
@@ -87,7 +87,7 @@ class SearchData:
 
         Both are read once, batch by batch: into memory up to
         `memory_budget` bytes, into `.npy` files of `cache_dir` beyond it
-        (`keras_nas.data.disk_arrays`), which trials then read a batch at a
+        (`keras_nas.disk_arrays`), which trials then read a batch at a
         time and child-process trials re-open; images of 0..255 (such as
         Keras's `image_dataset_from_directory` yields) are kept as uint8,
         rounded. Labels are class names when the dataset
@@ -104,7 +104,7 @@ class SearchData:
             cache_dir: The folder of the files beyond the budget (named
                 `x-x.npy`, `x-y.npy`, `validation_data-x.npy`, ..., replaced
                 by a later read); `None` for a new folder in
-                `keras_nas.data.disk_arrays.default_cache_dir()`.
+                `keras_nas.disk_arrays.default_cache_dir()`.
 
         Raises:
             ValueError: If a dataset does not yield `(x, y)` pairs.

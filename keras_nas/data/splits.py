@@ -12,8 +12,8 @@ import re
 import numpy as np
 
 from keras_nas import tasks
-from keras_nas.data.disk_arrays import on_disk
-from keras_nas.data.disk_arrays import take_rows
+from keras_nas.disk_arrays import on_disk
+from keras_nas.disk_arrays import take_rows
 from keras_nas.split_indices import DatasetError
 
 
@@ -212,7 +212,7 @@ def _label_error(err, y, task, reason, source, given):
 
 def _rows(x, indices, split):
     """The rows of one split; of a file-backed `x`, a file beside it named
-    by the split's indices (`keras_nas.data.disk_arrays.take_rows`)."""
+    by the split's indices (`keras_nas.disk_arrays.take_rows`)."""
     if not on_disk(x):
         return x[indices]
     digest = hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()[:16]

@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nas import compat
-from keras_nas.data.disk_arrays import on_disk
+from keras_nas.disk_arrays import on_disk
 from keras_nas.formatting import first_line
 from keras_nas.engine.trial import fit_trial
 from keras_nas.engine.trial import numeric_logs
@@ -230,7 +230,7 @@ class ArrayFile:
     Args:
         path: The `.npy` file.
         mapped: Whether the child keeps it in the file (an array beyond the
-            memory budget, `keras_nas.data.disk_arrays`) rather than
+            memory budget, `keras_nas.disk_arrays`) rather than
             reading it into memory.
     """
 
@@ -245,8 +245,9 @@ class ArrayFile:
 def _as_array_files(fit_args, fit_kwargs, folder):
     """`fit` arguments with their large arrays written to `folder` as files."""
     def stored(value):
-        if on_disk(value):
-            return ArrayFile(value.filename, mapped=True)
+        if on_disk(value):  # Its own file, or its files' names (picklable).
+            return ArrayFile(value.filename, mapped=True) if isinstance(
+                value, np.memmap) else value
         if not isinstance(value, np.ndarray) or value.nbytes < ARRAY_FILE_BYTES:
             return value
         value = np.ascontiguousarray(value)

@@ -8,7 +8,8 @@ import numpy as np
 
 from keras_nas import tasks
 from keras_nas import validation
-from keras_nas.data.disk_arrays import chunks
+from keras_nas.disk_arrays import chunks
+from keras_nas.disk_arrays import on_disk
 from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.encoding import RepeatedStructure
@@ -202,11 +203,13 @@ class SearchSpace(kt.HyperModel):
         before the first trial.
 
         Args:
-            x: Training inputs, a NumPy array.
+            x: Training inputs, a NumPy array or one kept out of memory
+                (`keras_nas.disk_arrays`).
             y: Training labels, in any form the task accepts.
         """
         self.task = self.task.fit(y)
-        self.input_dtype = "uint8" if np.asarray(x).dtype == np.uint8 else "float32"
+        dtype = x.dtype if on_disk(x) else np.asarray(x).dtype
+        self.input_dtype = "uint8" if dtype == np.uint8 else "float32"
         if self.normalize:
             mean, variance = _moments(x, self._statistics_axes(), self._scale())
             self.normalization = {
@@ -382,12 +385,12 @@ def _moments(x, kept_axes, scale):
     One statistic per entry of `kept_axes` (1-based axes of a sample),
     reduced over the others. Each chunk's mean and squared deviations are
     merged as Chan et al. (1979) do, so large offsets lose no precision;
-    `x` is read a chunk at a time (`keras_nas.data.disk_arrays.chunks`),
+    `x` is read a chunk at a time (`keras_nas.disk_arrays.chunks`),
     never copied whole.
     """
-    if not isinstance(x, np.ndarray):
+    if not (isinstance(x, np.ndarray) or on_disk(x)):
         x = np.asarray(x)
-    axes = tuple(a for a in range(x.ndim) if a not in kept_axes)
+    axes = tuple(a for a in range(len(x.shape)) if a not in kept_axes)
     count, mean, squares = 0, 0.0, 0.0
     for part in chunks(x, _MOMENT_CHUNK_BYTES):
         part = part.astype("float64") * scale

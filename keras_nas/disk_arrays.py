@@ -34,12 +34,17 @@ def default_cache_dir():
 
 
 def on_disk(x):
-    """Whether `x` is a whole array kept in a file (a `numpy.memmap` of it).
+    """Whether `x` is kept out of memory: a whole array in a file (a
+    `numpy.memmap` of it), or rows decoded from files when read (an object
+    with `shape`, `dtype`, `__len__` and `read_rows(indices)`, such as
+    `keras_nas.data.folders.ImageFiles`).
 
-    A slice of one is not: its `offset` is still the file's, so it is read
-    as any array is.
+    A slice of a `numpy.memmap` is not: its `offset` is still the file's,
+    so it is read as any array is.
     """
-    return isinstance(x, np.memmap) and isinstance(x.base, mmap.mmap)
+    if isinstance(x, np.memmap):
+        return isinstance(x.base, mmap.mmap)
+    return hasattr(x, "read_rows")
 
 
 def open_cached(path):
@@ -170,10 +175,13 @@ class GrowingArray:
 
 
 def read_rows(x, indices):
-    """The rows `indices` of `x`, copied; from a file, read without mapping it."""
+    """The rows `indices` of `x`, copied; from a file, read without mapping
+    it; from a row source, decoded."""
     indices = np.asarray(indices, np.int64)
     if not on_disk(x):
         return x[indices]
+    if not isinstance(x, np.memmap):
+        return x.read_rows(indices)
     row_bytes = x.itemsize * int(np.prod(x.shape[1:], dtype=np.int64))
     out = np.empty((len(indices), *x.shape[1:]), x.dtype)
     view = memoryview(out).cast("B")
@@ -201,7 +209,7 @@ def _read_fully(fd, buffer, offset, path):
 
 def chunks(x, max_bytes=CHUNK_BYTES):
     """`x` in consecutive chunks of rows of about `max_bytes`, as arrays."""
-    row_bytes = max(1, x.itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
+    row_bytes = max(1, np.dtype(x.dtype).itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
     step = max(1, max_bytes // row_bytes)
     for start in range(0, len(x), step):
         stop = min(len(x), start + step)
@@ -224,7 +232,7 @@ def take_rows(x, indices, path):
         return cached
     indices = np.asarray(indices, np.int64)
     out = new_array((len(indices), *x.shape[1:]), x.dtype, 0, path)
-    row_bytes = max(1, x.itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
+    row_bytes = max(1, np.dtype(x.dtype).itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
     step = max(1, CHUNK_BYTES // row_bytes)
     try:
         for start in range(0, len(indices), step):
