@@ -351,10 +351,17 @@ def test_an_interrupt_terminates_every_process(tmp_path, signum, error):
             time.sleep(0.05)
         _thread.interrupt_main(signum)
 
+    # `interrupt_main` does nothing unless Python handles the signal: make
+    # sure it does, whatever an earlier test in this worker process left.
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt_when_all_started, daemon=True).start()
     begin = time.monotonic()
-    with pytest.raises(error):
-        distributed.launch([sys.executable, "-c", _SLEEPER, str(tmp_path)], 2)
+    try:
+        with pytest.raises(error):
+            distributed.launch([sys.executable, "-c", _SLEEPER, str(tmp_path)], 2)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
     assert time.monotonic() - begin < 30
     pids = [int((tmp_path / name).read_text()) for name in os.listdir(tmp_path)]
     assert len(pids) == 3 and all(_gone(pid) for pid in pids)
