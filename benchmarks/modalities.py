@@ -75,7 +75,10 @@ def read_wav_folder(folder, class_names):
 
 
 def prepare(name, workdir):
-    """`(dataset given to keras-nas run, test inputs, test labels, class names)`."""
+    """`(dataset given to keras-nas run, test inputs, test labels, class names)`;
+    class names are `None` for a regression."""
+    if name == "cifar10_contrast":
+        return contrast_table(workdir)
     test = np.load(os.path.join(DATA, f"{name}_test.npz"))
     names = [str(c) for c in test["class_names"]]
     if name == "cifar10_dev":
@@ -84,8 +87,6 @@ def prepare(name, workdir):
         folder = os.path.join(DATA, "spoken_digits_az_folders")
         x, y = read_wav_folder(os.path.join(folder, "test"), names)
         return os.path.join(folder, "train"), x, y, names
-    if name == "cifar10_contrast":
-        return contrast_table(workdir)
     if name == "sentiment_sentences":
         train = np.load(os.path.join(DATA, f"{name}_train.npz"))
         path = os.path.join(workdir, "sentiment_train.csv")
