@@ -47,6 +47,11 @@ def on_disk(x):
     return hasattr(x, "read_rows")
 
 
+def is_array(x):
+    """Whether `x` is rows of data: a NumPy array, or one kept out of memory."""
+    return isinstance(x, np.ndarray) or on_disk(x)
+
+
 def open_cached(path):
     """The complete array at `path`, memory-mapped read-only; `None` if absent."""
     if not os.path.isfile(path):
@@ -87,9 +92,7 @@ def finish_array(array, rows, path):
     array.flush()
     shape, dtype = (rows, *array.shape[1:]), array.dtype
     del array
-    _rewrite_header(path + _PARTIAL, shape, dtype)
-    os.replace(path + _PARTIAL, path)
-    return np.load(path, mmap_mode="r")
+    return _completed(path, shape, dtype)
 
 
 def discard(path):
@@ -162,9 +165,7 @@ class GrowingArray:
         if self._file is None:
             return np.concatenate(self.parts)
         self._file.close()
-        _rewrite_header(self.path + _PARTIAL, (self.rows, *self.row_shape), self.dtype)
-        os.replace(self.path + _PARTIAL, self.path)
-        return np.load(self.path, mmap_mode="r")
+        return _completed(self.path, (self.rows, *self.row_shape), self.dtype)
 
     def discard(self):
         """Drops what was appended, the file included."""
@@ -182,7 +183,7 @@ def read_rows(x, indices):
         return x[indices]
     if not isinstance(x, np.memmap):
         return x.read_rows(indices)
-    row_bytes = x.itemsize * int(np.prod(x.shape[1:], dtype=np.int64))
+    row_bytes = _row_bytes(x)
     out = np.empty((len(indices), *x.shape[1:]), x.dtype)
     view = memoryview(out).cast("B")
     fd = os.open(x.filename, os.O_RDONLY)
@@ -209,8 +210,7 @@ def _read_fully(fd, buffer, offset, path):
 
 def chunks(x, max_bytes=CHUNK_BYTES):
     """`x` in consecutive chunks of rows of about `max_bytes`, as arrays."""
-    row_bytes = max(1, np.dtype(x.dtype).itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
-    step = max(1, max_bytes // row_bytes)
+    step = max(1, max_bytes // _row_bytes(x))
     for start in range(0, len(x), step):
         stop = min(len(x), start + step)
         if on_disk(x):
@@ -232,8 +232,7 @@ def take_rows(x, indices, path):
         return cached
     indices = np.asarray(indices, np.int64)
     out = new_array((len(indices), *x.shape[1:]), x.dtype, 0, path)
-    row_bytes = max(1, np.dtype(x.dtype).itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
-    step = max(1, CHUNK_BYTES // row_bytes)
+    step = max(1, CHUNK_BYTES // _row_bytes(x))
     try:
         for start in range(0, len(indices), step):
             out[start:start + step] = read_rows(x, indices[start:start + step])
@@ -241,6 +240,19 @@ def take_rows(x, indices, path):
     except BaseException:
         discard(path)
         raise
+
+
+def _completed(path, shape, dtype):
+    """The `.partial` file of `path` given its final shape, renamed to
+    `path` and opened read-only."""
+    _rewrite_header(path + _PARTIAL, shape, dtype)
+    os.replace(path + _PARTIAL, path)
+    return np.load(path, mmap_mode="r")
+
+
+def _row_bytes(x):
+    """The bytes of one row of `x` (at least 1)."""
+    return max(1, np.dtype(x.dtype).itemsize * int(np.prod(x.shape[1:], dtype=np.int64)))
 
 
 def _header(shape, dtype):

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from keras_nas.disk_arrays import chunks
-from keras_nas.disk_arrays import on_disk
+from keras_nas.disk_arrays import is_array
 
 MAX_FEATURE_MAGNITUDE = float(np.sqrt(np.finfo(np.float32).max))
 """The largest feature magnitude accepted, about 1.8e19 (the square root of
@@ -248,7 +248,7 @@ def check_fit_data(space, fit_args, fit_kwargs):
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
         inputs.append(("validation_data[0]", validation_data[0]))
     for name, value in inputs:
-        if not (isinstance(value, np.ndarray) or on_disk(value)):
+        if not is_array(value):
             continue
         if value.shape[1:] != space.input_shape:
             raise ValueError(

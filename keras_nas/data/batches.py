@@ -67,8 +67,8 @@ def fit_arguments(fit_args, fit_kwargs, seed=0):
 
     The training pair becomes shuffled batches of `batch_size` (then
     dropped, as Keras wants for a `PyDataset`); a validation pair becomes
-    batches in order. `shuffle` is dropped with `batch_size`. Arguments without a file-backed array are returned
-    unchanged.
+    batches in order. `shuffle` is dropped with `batch_size`. Arguments
+    without a file-backed array are returned unchanged.
     """
     fit_args, fit_kwargs = list(fit_args), dict(fit_kwargs)
     x = fit_args[0] if fit_args else fit_kwargs.get("x")
@@ -79,9 +79,8 @@ def fit_arguments(fit_args, fit_kwargs, seed=0):
         return fit_args, fit_kwargs
     batch_size = fit_kwargs.get("batch_size") or DEFAULT_BATCH_SIZE
     if on_disk(x):
-        for key in ("batch_size", "shuffle", "x"):
+        for key in ("batch_size", "shuffle", "x", "y"):
             fit_kwargs.pop(key, None)
-        fit_kwargs.pop("y", None)
         fit_args = [RowBatches([(x, y)], batch_size, shuffle=True, seed=seed),
                     *fit_args[2:]]
     if pair and on_disk(validation_data[0]):

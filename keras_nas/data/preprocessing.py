@@ -154,22 +154,24 @@ def model_inputs(front, x):
     """
     if not changes_values(front):
         return x
-    if not disk_arrays.on_disk(x):
-        return np.concatenate([front(tf.constant(x[i:i + _BATCH])).numpy()
-                               for i in range(0, len(x), _BATCH)])
-    settings = json.dumps(describe_front(front), sort_keys=True, default=str)
-    key = hashlib.sha256(settings.encode()).hexdigest()[:12]
-    path = f"{x.filename[:-len('.npy')]}-{front.name}-{key}.npy"
-    cached = disk_arrays.open_cached(path)
-    if cached is not None and len(cached) == len(x):
-        return cached
+    path = None
+    if disk_arrays.on_disk(x):
+        settings = json.dumps(describe_front(front), sort_keys=True, default=str)
+        key = hashlib.sha256(settings.encode()).hexdigest()[:12]
+        path = f"{x.filename[:-len('.npy')]}-{front.name}-{key}.npy"
+        cached = disk_arrays.open_cached(path)
+        if cached is not None and len(cached) == len(x):
+            return cached
     out = None
     try:
         for start in range(0, len(x), _BATCH):
             rows = np.arange(start, min(len(x), start + _BATCH))
-            batch = front(disk_arrays.read_rows(x, rows)).numpy()
+            batch = front(tf.constant(disk_arrays.read_rows(x, rows))).numpy()
             if out is None:
-                out = disk_arrays.new_array((len(x), *batch.shape[1:]), batch.dtype, 0, path)
+                out = disk_arrays.new_array(
+                    (len(x), *batch.shape[1:]), batch.dtype,
+                    None if path is None else 0, path,
+                )
             out[rows] = batch
         return disk_arrays.finish_array(out, len(x), path)
     except BaseException:

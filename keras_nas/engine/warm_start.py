@@ -21,7 +21,7 @@ import numpy as np
 
 from keras_nas import compat
 from keras_nas.disk_arrays import chunks
-from keras_nas.disk_arrays import on_disk
+from keras_nas.disk_arrays import is_array
 from keras_nas.runs.run_directory import RunDirectory
 
 _TRIAL_FILE = "trial.json"
@@ -112,7 +112,7 @@ def data_fingerprint(x, y, fit_kwargs):
         if array is None:
             digest.update(b"none")
             continue
-        if not (isinstance(array, np.ndarray) or on_disk(array)):
+        if not is_array(array):
             return None
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         for chunk in chunks(array):

@@ -12,11 +12,10 @@ import tempfile
 import time
 
 import keras_tuner as kt
-import numpy as np
 
 from keras_nas import validation
 from keras_nas.data import batches
-from keras_nas.disk_arrays import on_disk
+from keras_nas.disk_arrays import is_array
 from keras_nas.engine.checkpoint import load_trial_model
 from keras_nas.engine.trial import fit_trial
 
@@ -126,7 +125,7 @@ def _joined(train, validation_data, batch_size, seed):
     parts = []
     for name, split in (("train", train), ("validation_data", validation_data)):
         if not isinstance(split, (tuple, list)) or len(split) < 2 or not all(
-            isinstance(a, np.ndarray) or on_disk(a) for a in split[:2]
+            is_array(a) for a in split[:2]
         ):
             raise ValueError(
                 f"Received an invalid value for `{name}`: the final fit "

@@ -9,6 +9,7 @@ import numpy as np
 from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.disk_arrays import chunks
+from keras_nas.disk_arrays import is_array
 from keras_nas.disk_arrays import on_disk
 from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
@@ -388,7 +389,7 @@ def _moments(x, kept_axes, scale):
     `x` is read a chunk at a time (`keras_nas.disk_arrays.chunks`),
     never copied whole.
     """
-    if not (isinstance(x, np.ndarray) or on_disk(x)):
+    if not is_array(x):
         x = np.asarray(x)
     axes = tuple(a for a in range(len(x.shape)) if a not in kept_axes)
     count, mean, squares = 0, 0.0, 0.0
