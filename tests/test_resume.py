@@ -27,15 +27,16 @@ def _space():
     )
 
 
-def _search(tuner, npz):
+def _search(tuner, npz, epochs=1):
     data = np.load(npz)
     x, y = data["x"], data["y"]
-    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16)
+    tuner.search(x, y, validation_data=(x, y), epochs=epochs, batch_size=16)
 
 
-def _tuner(tmp_path, max_trials=4):
+def _tuner(tmp_path, max_trials=4, **kwargs):
     return kn.NASTuner(_space(), strategy="evolution", max_trials=max_trials,
-                       directory=tmp_path, project_name="p", seed=0, verbose=0)
+                       directory=tmp_path, project_name="p", seed=0, verbose=0,
+                       **kwargs)
 
 
 def _crash_on_save(monkeypatch, when):
@@ -70,6 +71,29 @@ def test_trial_ended_in_its_file_only_is_not_run_again(tmp_path, npz_dataset, mo
     assert trials[second].score == saved["score"]
     assert json.loads(trial_file.read_text())["metrics"] == saved["metrics"]
     assert sorted(resumed.oracle.end_order) == sorted(trials)
+
+
+def test_the_curve_of_a_trial_ended_in_its_file_only_reaches_the_rungs(
+    tmp_path, npz_dataset, monkeypatch
+):
+    # As above, with ASHA: the rung values of trial 2 were in memory only.
+    _crash_on_save(monkeypatch, lambda o: len(o.end_order) == 2)
+    with pytest.raises(Crash):
+        _search(_tuner(tmp_path, early_stopping="asha"), npz_dataset, epochs=3)
+    monkeypatch.undo()
+    on_disk = json.loads((tmp_path / "p" / "oracle.json").read_text())
+    second = next(iter(on_disk["ongoing_trials"].values()))
+    assert second not in on_disk["early_stopping"]["state"]["records"]["1"]
+    saved = json.loads(
+        (tmp_path / "p" / f"trial_{second}" / "trial.json").read_text()
+    )
+    first_epoch = saved["metrics"]["metrics"]["val_accuracy"]["observations"][0]
+
+    resumed = _tuner(tmp_path, early_stopping="asha")
+    _search(resumed, npz_dataset, epochs=3)
+    records = resumed.oracle.early_stopping.get_state()["records"]
+    assert set(records["1"]) == set(resumed.oracle.trials)
+    assert records["1"][second] == first_epoch["value"][0]
 
 
 def test_trial_ended_but_listed_as_running_is_not_run_again(

@@ -126,6 +126,7 @@ class NASOracle(kt.Oracle):
         self.limits = {}
         self.early_stopping = None
         self._early_stopping_state = None
+        self._unrecorded_curves = []
         self._training_on = None
         self._screen = None
         self.structure = None
@@ -198,6 +199,29 @@ class NASOracle(kt.Oracle):
         if scheduler is not None and saved is not None:
             if saved["config"] == scheduler.get_config():
                 scheduler.set_state(saved["state"])
+        if scheduler is not None:
+            self._record_curves()
+
+    def _record_curves(self):
+        """Reports to the scheduler the curves `oracle.json` missed.
+
+        The curves of trials that ended in their own file only (a crash
+        before `oracle.json` was written, see `_recover_unsaved_trials`);
+        recording a value again is harmless, as schedulers record one value
+        per trial and epoch.
+        """
+        objective = self.epoch_objective
+        for trial_id in self._unrecorded_curves:
+            trial = self.trials[trial_id]
+            if objective is None or not trial.metrics.exists(objective.name):
+                continue
+            sign = 1.0 if objective.direction == "max" else -1.0
+            for observation in trial.metrics.get_history(objective.name):
+                value = observation.mean()
+                if math.isfinite(value):
+                    self.early_stopping.report(trial_id, observation.step + 1,
+                                               sign * value)
+        self._unrecorded_curves = []
 
     @property
     def epoch_objective(self):
@@ -814,6 +838,8 @@ class NASOracle(kt.Oracle):
             raise corrupt from error
         self._remove_stale_temporaries()
         self._recover_unsaved_trials()
+        if self.early_stopping is not None:
+            self._record_curves()
         # KerasTuner reads the trial files in the order the file system lists
         # them; restore the order the trials started in, which decides, for
         # example, which of two equal scores `get_best_trials` returns.
@@ -848,6 +874,7 @@ class NASOracle(kt.Oracle):
                 continue
             if trial.status in (status.COMPLETED, status.FAILED):
                 self.end_order.append(trial_id)
+                self._unrecorded_curves.append(trial_id)
                 if (trial.message or "").startswith(TAKEN_OVER):
                     self._recover_taken_over(trial)
                 if trial_id in retry_queue:
@@ -896,6 +923,7 @@ class NASOracle(kt.Oracle):
         self._taken_over = list(warm.get("taken_over", []))
         self._warm_queue = list(warm.get("queue", []))
         self._early_stopping_state = state.get("early_stopping")
+        self._unrecorded_curves = []
         if self.early_stopping is not None:
             self.set_early_stopping(self.early_stopping)
         if self.multi_objective:
