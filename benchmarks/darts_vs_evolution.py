@@ -56,7 +56,7 @@ from bench_utils import check_positive
 from bench_utils import load_average
 from bench_utils import machine_line
 from keras_nas import NASTuner
-from keras_nas.engine.checkpoint import BestWeights
+from keras_nas.training.checkpoint import BestWeights
 from keras_nas.darts import DartsOracle
 from keras_nas.data import load_dataset
 from keras_nas.spaces import NB201Cell

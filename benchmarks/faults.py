@@ -121,7 +121,7 @@ def completed(run_dir):
 
 def inconsistencies(run_dir, export_dir, expect_export=True):
     """What is wrong with a run folder and its export, as a list of texts."""
-    from keras_nas.engine.checkpoint import CorruptCheckpointError
+    from keras_nas.training.checkpoint import CorruptCheckpointError
     from keras_nas.runs.run_directory import CorruptRunError
     from keras_nas.runs.run_directory import RunDirectory
     from keras_nas.runs.run_directory import check_run_folder

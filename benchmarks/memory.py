@@ -18,7 +18,7 @@ folder, deleted afterwards) and `--subprocess`. The defaults take about 15
 minutes on 2 CPU cores.
 
 `NASTuner` runs every trial inside
-`keras_nas.engine.gradient_registry.release_custom_gradients()`, which drops the
+`keras_nas.training.gradient_registry.release_custom_gradients()`, which drops the
 gradient functions that TensorFlow registers globally for every traced train
 step (each keeps its trial's whole training graph alive, about 10 MB per
 small MLP trial); the report prints how many such registrations are alive.

@@ -1,6 +1,6 @@
 """Every tabular strategy against random search, on tables and synthetic landscapes.
 
-Each strategy of `keras_nas.oracles.STRATEGIES` that runs on a table (all but
+Each strategy of `keras_nas.strategies.STRATEGIES` that runs on a table (all but
 those that train before proposing, `needs_training_data`: `darts`) runs with
 its defaults, beside our `random` search, on each landscape and budget, over
 the same fixed seeds (`--seed`, `--seed + 1`, ...), through
@@ -33,7 +33,7 @@ import sys
 
 from keras_nas import bench
 from keras_nas.bench import synthetic
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 
 LANDSCAPES = ("nb201", "nb201-swapped", "additive", "interacting")
 

@@ -40,14 +40,14 @@ _BUDGETS = ("max_params", "max_flops", "max_latency_ms", "max_model_bytes")
 
 
 class StrategyOption(click.Option):
-    """`--strategy`, whose help lists `keras_nas.oracles.STRATEGIES`.
+    """`--strategy`, whose help lists `keras_nas.strategies.STRATEGIES`.
 
     The registry is read only when the help is shown, since importing
     keras_nas imports TensorFlow.
     """
 
     def get_help_record(self, ctx):
-        names = sorted(import_keras_nas().oracles.STRATEGIES)
+        names = sorted(import_keras_nas().strategies.STRATEGIES)
         self.help = (
             f"Search strategy: {', '.join(names)}. Its options go in a "
             "--config file's strategy mapping."
@@ -182,7 +182,7 @@ def run(ctx, config_path, overwrite, **options):
         raise click.UsageError(str(error)) from None
     space_name, space_options = split_named(settings["space"])
     strategy_name, strategy_options = split_named(settings["strategy"])
-    check_choice("--strategy", strategy_name, sorted(kn.oracles.STRATEGIES))
+    check_choice("--strategy", strategy_name, sorted(kn.strategies.STRATEGIES))
     check_choice("--space", space_name, ["auto", *sorted(kn.spaces.SPACES)])
     check_choice("--task", settings["task"], TASKS)
     check_choice("--modality", settings["modality"], ("auto", *kn.data.MODALITIES))
@@ -238,7 +238,7 @@ def run(ctx, config_path, overwrite, **options):
             **{**kn.spaces.data_options(space_name, data.spec), **space_options}
         )
         search_space.check_data(data.spec)
-        oracle = kn.oracles.get_oracle(
+        oracle = kn.strategies.get_oracle(
             strategy_name, objective, settings["max_trials"],
             settings["seed"], **strategy_options,
         )
@@ -274,7 +274,7 @@ def _search_and_export(kn, settings, search_space, oracle, name, run_dir,
                        export_path, existing, overwrite, role, time_limit, data):
     """Searches in the locked run folder, then exports the best model."""
     from keras_nas.engine import distributed
-    from keras_nas.engine import failures
+    from keras_nas.training import failures
 
     try:
         # KerasTuner prints "Reloading Tuner from ..." on resume; our search
@@ -498,7 +498,7 @@ def _task(settings):
 
 
 def _time_limit(value):
-    from keras_nas.engine.time_limit import parse_duration
+    from keras_nas.training.time_limit import parse_duration
 
     if value is None:
         return None
@@ -541,7 +541,7 @@ def _write_dataset_file(run_dir, settings, data):
 
     A folder's files of each split are recorded too.
     """
-    from keras_nas.runs.files import write_json_atomically
+    from keras_nas.files import write_json_atomically
     from keras_nas.runs.run_directory import DATASET_FILE
 
     keys = ("dataset", "seed", "task", "test_fraction", "epochs", "batch_size",

@@ -5,6 +5,7 @@ from keras_nas import data
 from keras_nas import datasets
 from keras_nas import oracles
 from keras_nas import spaces
+from keras_nas import strategies
 from keras_nas import tasks
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.encoding import RepeatedStructure

@@ -217,7 +217,7 @@ def save_state_atomically(oracle, write_json):
         oracle: A `keras_tuner.Oracle`.
         write_json: A function `(path, value)` that writes `value` as
             JSON at `path` atomically
-            (`keras_nas.runs.files.write_json_atomically`).
+            (`keras_nas.files.write_json_atomically`).
     """
     if not isinstance(oracle, _oracle.Oracle):
         return  # A distributed worker's client: the chief writes.
@@ -275,7 +275,7 @@ def weights_file(model):
     HDF5 writes its files itself and, when the disk fills during the write,
     may crash the process as it closes the file (h5py #914, #1120). Built in
     memory, the file reaches the disk through ordinary Python writes, which
-    fail cleanly (see `keras_nas.runs.files.save_weights_atomically`).
+    fail cleanly (see `keras_nas.files.save_weights_atomically`).
 
     Args:
         model: A built `keras.Model`.

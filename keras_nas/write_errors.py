@@ -1,6 +1,6 @@
 """`WriteError`: a file or folder that could not be written, named with what to do.
 
-Kept apart from `keras_nas.runs.files` (which writes through
+Kept apart from `keras_nas.files` (which writes through
 `keras_nas.compat`) so that `keras_nas.compat` can raise it too.
 """
 

@@ -20,7 +20,7 @@ from keras_nas.bench.optuna_oracle import optuna_distribution
 from keras_nas.bench.parallel import THREAD_VARIABLES
 from keras_nas.bench.parallel import worker_threads_limited
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from keras_nas.spaces import MLP
 from keras_nas.spaces import NB201Cell
 
@@ -609,7 +609,7 @@ def test_workers_started_with_jobs_get_a_share_of_the_blas_threads(monkeypatch):
 
 
 def test_strategies_that_train_before_proposing_are_not_benchmarked():
-    from keras_nas.oracles import STRATEGIES
+    from keras_nas.strategies import STRATEGIES
 
     assert STRATEGIES["darts"].needs_training_data
     assert "darts" not in bench.strategy_names()

@@ -11,7 +11,7 @@ from keras_nas_cli.main import app
 
 from keras_nas import bench
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from keras_nas.spaces import MLP
 
 OBJECTIVES = [kt.Objective("val_acc", "max"), kt.Objective("params", "min")]

@@ -215,13 +215,13 @@ def test_cli_refuses_darts_on_an_mlp(tmp_path, npz_dataset):
 
 
 def test_darts_is_a_registered_strategy_with_its_options():
-    oracle = kn.oracles.get_oracle("darts", "val_loss", 5, seed=2, order=2,
+    oracle = kn.strategies.get_oracle("darts", "val_loss", 5, seed=2, order=2,
                                    searches=2)
     assert isinstance(oracle, kn.darts.DartsOracle)
     assert oracle.search_options == {"order": 2} and oracle.searches == 2
     assert oracle.objective.name == "val_loss" and oracle.seed == 2
     with pytest.raises(ValueError, match="'darts' strategy: 'orderr'"):
-        kn.oracles.get_oracle("darts", "val_loss", 5, orderr=2)
+        kn.strategies.get_oracle("darts", "val_loss", 5, orderr=2)
 
 
 @pytest.mark.parametrize(

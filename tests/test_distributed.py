@@ -19,7 +19,7 @@ from keras_tuner.src.distribute import oracle_client
 
 from keras_nas.engine import distributed
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import assert_canonical
 from oracle_helpers import declared

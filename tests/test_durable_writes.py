@@ -17,10 +17,10 @@ from cli_helpers import run_args
 
 from keras_nas.write_errors import WriteError
 from keras_nas import compat
-from keras_nas.runs import files
+from keras_nas import files
 from keras_nas.engine import trial_process
-from keras_nas.engine.checkpoint import CorruptCheckpointError
-from keras_nas.engine.checkpoint import restore_weights
+from keras_nas.training.checkpoint import CorruptCheckpointError
+from keras_nas.training.checkpoint import restore_weights
 from keras_nas.runs.export import load_keras_model
 from keras_nas.oracles import RandomSearchOracle
 from keras_nas.runs.run_directory import RunDirectory

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 import keras_nas as kn
-from keras_nas.engine.failures import TooManyFailuresError
-from keras_nas.engine.failures import failure_reason
+from keras_nas.training.failures import TooManyFailuresError
+from keras_nas.training.failures import failure_reason
 
 
 def _data():

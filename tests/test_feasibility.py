@@ -14,7 +14,7 @@ import pytest
 
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.objectives.costs import VIOLATION
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from keras_nas.oracles.feasibility import CostModel
 from keras_nas.spaces.nb201 import OPERATIONS
 from oracle_helpers import OBJECTIVE

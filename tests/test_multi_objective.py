@@ -15,7 +15,7 @@ import pytest
 
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.objectives import pareto
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from keras_nas.oracles import NSGA2Oracle
 from keras_nas.oracles import RandomSearchOracle
 from oracle_helpers import OBJECTIVE

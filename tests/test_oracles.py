@@ -7,10 +7,10 @@ import keras_tuner as kt
 import pytest
 
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 from keras_nas.oracles import GridSearchOracle
 from keras_nas.oracles import RandomSearchOracle
-from keras_nas.oracles import get_oracle
+from keras_nas.strategies import get_oracle
 from keras_nas.spaces import MLP
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import assert_canonical

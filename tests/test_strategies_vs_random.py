@@ -8,7 +8,7 @@ from bench_helpers import load_benchmark
 from keras_nas import bench
 from keras_nas.bench.results import RunResult
 from keras_nas.bench.results import StrategyResult
-from keras_nas.oracles import STRATEGIES
+from keras_nas.strategies import STRATEGIES
 
 
 @pytest.fixture(scope="module")

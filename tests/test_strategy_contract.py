@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.oracles import STRATEGIES as REGISTERED
+from keras_nas.strategies import STRATEGIES as REGISTERED
 from keras_nas.oracles import RandomSearchOracle
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import SETTINGS as STRATEGIES

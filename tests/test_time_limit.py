@@ -8,7 +8,7 @@ import pytest
 
 import keras_nas as kn
 from keras_nas.formatting import format_duration
-from keras_nas.engine.time_limit import parse_duration
+from keras_nas.training.time_limit import parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`keras_nas.engine.trial.fit_trial`: one execution of a trial, in process."""
+"""`keras_nas.training.trial.fit_trial`: one execution of a trial, in process."""
 
 import json
 
@@ -6,8 +6,8 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from keras_nas.engine.checkpoint import restore_weights
-from keras_nas.engine.trial import fit_trial
+from keras_nas.training.checkpoint import restore_weights
+from keras_nas.training.trial import fit_trial
 from keras_nas.objectives.costs import VIOLATION
 from keras_nas.objectives.costs import Constraints
 from keras_nas.objectives.latency import LatencySettings

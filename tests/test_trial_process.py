@@ -13,13 +13,13 @@ from keras_tuner.src.engine.hypermodel import DefaultHyperModel
 from tensorflow.python.framework import ops as tf_ops
 
 import keras_nas as kn
-from keras_nas.engine.checkpoint import restore_weights
+from keras_nas.training.checkpoint import restore_weights
 from keras_nas.data import load_dataset
-from keras_nas.engine.failures import ArchitectureBuildError
+from keras_nas.training.failures import ArchitectureBuildError
 from keras_nas.spaces import MLP
 from keras_nas.engine.trial_process import TrialProcessError
 from keras_nas.engine.trial_process import TrialProcessKilledError
-from keras_nas.engine.gradient_registry import release_custom_gradients
+from keras_nas.training.gradient_registry import release_custom_gradients
 from keras_nas.engine.trial_process import fit_in_subprocess
 
 OBJECTIVE = kt.Objective("val_accuracy", "max")

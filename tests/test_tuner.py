@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import keras_nas as kn
-from keras_nas.engine.failures import InfeasibleBudgetError
+from keras_nas.training.failures import InfeasibleBudgetError
 from keras_nas.objectives.costs import VIOLATION
 from keras_nas.objectives.costs import is_infeasible
 

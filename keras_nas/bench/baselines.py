@@ -15,13 +15,13 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_nas import validation
-from keras_nas.oracles import registry
+from keras_nas import strategies
 
 INSTALL_HINT = 'pip install "keras-nas[bench]"'
 
 BASELINES = ("kt_random", "kt_bayesian", "optuna_tpe", "optuna_nsga2",
              "optuna_motpe")
-"""Names of the baselines, which resolve before `keras_nas.oracles.STRATEGIES`."""
+"""Names of the baselines, which resolve before `keras_nas.strategies.STRATEGIES`."""
 
 ONE_OBJECTIVE = {
     "kt_random": "KerasTuner scores a list objective by a `multi_objective` "
@@ -126,7 +126,7 @@ def strategy_names():
     (`NASOracle.needs_training_data`: the one-shot `darts`).
     """
     ours = [
-        name for name, cls in registry.STRATEGIES.items()
+        name for name, cls in strategies.STRATEGIES.items()
         if name not in BASELINES and not cls.needs_training_data
     ]
     return list(BASELINES) + sorted(ours)
@@ -204,7 +204,7 @@ def make_oracle(name, objective, max_trials, seed=None, hyperparameters=None):
 
     Args:
         name: A baseline (`BASELINES`) or a name of
-            `keras_nas.oracles.STRATEGIES`.
+            `keras_nas.strategies.STRATEGIES`.
         objective: The `keras_tuner.Objective` (or metric name) to optimise,
             or a list of them.
         max_trials: The query budget.
@@ -237,7 +237,7 @@ def make_oracle(name, objective, max_trials, seed=None, hyperparameters=None):
         from keras_nas.bench.optuna_nsga2 import OptunaNSGA2Oracle
 
         return OptunaNSGA2Oracle(objective=objective, max_trials=max_trials, seed=seed)
-    return registry.get_oracle(name, objective, max_trials, seed=seed)
+    return strategies.get_oracle(name, objective, max_trials, seed=seed)
 
 
 def oracle_factory(name, hyperparameters=None):

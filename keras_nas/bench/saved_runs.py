@@ -5,7 +5,7 @@ import os
 
 from keras_nas.bench.results import run_from_dict
 from keras_nas.bench.results import run_to_dict
-from keras_nas.runs.files import write_json_atomically
+from keras_nas.files import write_json_atomically
 
 
 class SavedRuns:

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from keras_nas.darts.heatmap import save_alpha_heatmap
 from keras_nas.darts.search import DartsSearch
-from keras_nas.runs.files import save_weights_atomically
-from keras_nas.runs.files import write_json_atomically
+from keras_nas.files import save_weights_atomically
+from keras_nas.files import write_json_atomically
 
 STATE_FILE = "darts_state.json"
 """Progress of the one-shot search: epochs done, logs, guard, the result."""

@@ -1,3 +1,3 @@
-"""The search loop: `NASTuner`, one trial's path (in process or in a child),
-its callbacks (best weights, NaN, deadlines), failures, progress lines and
-the local chief/worker launcher."""
+"""The search loop: `NASTuner`, a trial in a child process, promotions,
+progress lines, TensorBoard logs, warm starts and the local chief/worker
+launcher. One trial's training is `keras_nas.training`."""

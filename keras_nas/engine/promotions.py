@@ -13,7 +13,7 @@ search trained on every epoch, which is what `export` picks from.
 
 from keras_tuner.engine.trial import TrialStatus
 
-from keras_nas.engine.time_limit import TimeLimitReached
+from keras_nas.training.time_limit import TimeLimitReached
 
 
 def train_on_promotions(tuner, fit_args, fit_kwargs):

@@ -6,7 +6,7 @@ the parent's TensorFlow state and all of its memory is returned when it
 exits, whatever TensorFlow, Keras or a user's space leave behind. What
 crosses back is small: the per-epoch metrics, the parameter count, and two
 files (the best epoch's weights and the model's build config).
-(`keras_nas.engine.gradient_registry.release_custom_gradients`, which `NASTuner`
+(`keras_nas.training.gradient_registry.release_custom_gradients`, which `NASTuner`
 applies to every trial, already removes the leak measured in-process.)
 
 Requirements of subprocess trials:
@@ -48,10 +48,10 @@ import tensorflow as tf
 from keras_nas import compat
 from keras_nas.disk_arrays import on_disk
 from keras_nas.formatting import first_line
-from keras_nas.engine.trial import fit_trial
-from keras_nas.engine.trial import numeric_logs
+from keras_nas.training.trial import fit_trial
+from keras_nas.training.trial import numeric_logs
 from keras_nas.write_errors import WriteError
-from keras_nas.runs.files import save_atomically
+from keras_nas.files import save_atomically
 
 _CHILD_TRACEBACK = "Traceback in the trial's child process:"
 ARRAY_FILE_BYTES = 1 << 20
@@ -110,7 +110,7 @@ def fit_in_subprocess(
 ):
     """Builds and trains one trial's model in a fresh child process.
 
-    The child runs `keras_nas.engine.trial.fit_trial`, the trial path
+    The child runs `keras_nas.training.trial.fit_trial`, the trial path
     `NASTuner` runs in process: it seeds, builds with `hypermodel.build`,
     measures the costs, fits with the NaN check, the best-epoch checkpoint
     and the deadline, and writes the best epoch's weights to
@@ -139,7 +139,7 @@ def fit_in_subprocess(
             picklable.
 
     Returns:
-        A `keras_nas.engine.trial.TrialResult`; `result.metrics(objective)`
+        A `keras_nas.training.trial.TrialResult`; `result.metrics(objective)`
         gives what `NASTuner.run_trial` records.
 
     Raises:

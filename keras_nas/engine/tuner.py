@@ -16,15 +16,15 @@ from keras_nas import tasks
 from keras_nas import validation
 from keras_nas.data import fit_data
 from keras_nas.data.modality import detect_modality
-from keras_nas.engine.checkpoint import load_trial_model
-from keras_nas.engine.failures import build_trial_model
-from keras_nas.engine.failures import InfeasibleArchitecture
-from keras_nas.engine.failures import InfeasibleBudgetError
-from keras_nas.engine.failures import TooManyFailuresError
-from keras_nas.engine.failures import failure_reason
+from keras_nas.training.checkpoint import load_trial_model
+from keras_nas.training.failures import build_trial_model
+from keras_nas.training.failures import InfeasibleArchitecture
+from keras_nas.training.failures import InfeasibleBudgetError
+from keras_nas.training.failures import TooManyFailuresError
+from keras_nas.training.failures import failure_reason
 from keras_nas.formatting import first_line
-from keras_nas.runs.files import first_corrupt_json
-from keras_nas.runs.files import write_json_atomically
+from keras_nas.files import first_corrupt_json
+from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 from keras_nas.objectives.selection import rank_trials
@@ -34,10 +34,10 @@ from keras_nas.runs.final_model import check_ensemble
 from keras_nas.runs.final_model import ensemble_members
 from keras_nas.runs.final_model import make_final_model
 from keras_nas.objectives.latency import LatencySettings
-from keras_nas.engine.gradient_registry import release_custom_gradients
+from keras_nas.training.gradient_registry import release_custom_gradients
 from keras_nas.oracles import NASOracle
-from keras_nas.oracles import STRATEGIES
-from keras_nas.oracles import get_oracle
+from keras_nas.strategies import STRATEGIES
+from keras_nas.strategies import get_oracle
 from keras_nas.engine.progress import SearchProgress
 from keras_nas.engine.tensorboard_logs import TensorBoardLogs
 from keras_nas.formatting import format_architecture
@@ -52,10 +52,10 @@ from keras_nas.runs.run_directory import export_trial
 from keras_nas.runs.front_file import load_front
 from keras_nas.runs.front_file import save_front
 from keras_nas.spaces.base import SearchSpace
-from keras_nas.engine.time_limit import TimeLimitReached
-from keras_nas.engine.time_limit import parse_duration
-from keras_nas.engine.trial import fit_trial
-from keras_nas.engine.trial import numeric_logs
+from keras_nas.training.time_limit import TimeLimitReached
+from keras_nas.training.time_limit import parse_duration
+from keras_nas.training.trial import fit_trial
+from keras_nas.training.trial import numeric_logs
 from keras_nas.oracles.early_stopping import STOPPED_EARLY
 from keras_nas.oracles.early_stopping import EarlyStopping
 from keras_nas.oracles.early_stopping import get_early_stopping
@@ -104,7 +104,7 @@ class NASTuner(kt.Tuner):
     Args:
         space: A `keras_nas.spaces.SearchSpace`, any `keras_tuner.HyperModel`,
             or a function `build(hp)` returning a compiled Keras model.
-        strategy: A strategy name (see `keras_nas.oracles.STRATEGIES`), or
+        strategy: A strategy name (see `keras_nas.strategies.STRATEGIES`), or
             a `keras_tuner.Oracle` instance, which carries its own options,
             objective and budget. A keras-nas strategy may refuse a space or
             a time limit it cannot search (`NASOracle.check_search`) and
@@ -150,7 +150,7 @@ class NASTuner(kt.Tuner):
             again to the full epochs (`keras_nas.engine.promotions`), and
             `export` takes the best trial that trained every epoch.
         max_consecutive_infeasible: Stop the search (with
-            `keras_nas.engine.failures.InfeasibleBudgetError`, naming the
+            `keras_nas.training.failures.InfeasibleBudgetError`, naming the
             budget and the smallest value measured) after this many
             infeasible architectures in a row.
         time_limit: Stop the search once this much time has passed since
@@ -159,7 +159,7 @@ class NASTuner(kt.Tuner):
             current batch and is not counted; it runs again when the search
             is resumed. Finished trials are kept.
         max_consecutive_failures: Stop the search (with
-            `keras_nas.engine.failures.TooManyFailuresError`) after this many
+            `keras_nas.training.failures.TooManyFailuresError`) after this many
             failed trials in a row. A trial fails, with its reason recorded,
             when its architecture cannot be built, its loss becomes NaN, it
             runs out of memory or raises any other error.
@@ -667,7 +667,7 @@ class NASTuner(kt.Tuner):
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         """Trains the trial's architecture; returns each execution's metrics.
 
-        Each execution runs `keras_nas.engine.trial.fit_trial`, in this
+        Each execution runs `keras_nas.training.trial.fit_trial`, in this
         process or, with `trial_process="subprocess"`, in a child process
         (`keras_nas.engine.trial_process`); an execution overwrites the
         trial's checkpoint only when it beats the earlier ones' best epoch.

@@ -1,4 +1,7 @@
-"""Search strategies, each a `keras_tuner.Oracle`."""
+"""Search strategies, each a `keras_tuner.Oracle`.
+
+They are listed by name in `keras_nas.strategies`, with DARTS.
+"""
 
 from keras_nas.oracles import operators
 from keras_nas.oracles import ranking
@@ -15,15 +18,3 @@ from keras_nas.oracles.q_learning import QLearningOracle
 from keras_nas.oracles.random_search import RandomSearchOracle
 from keras_nas.oracles.regularized_evolution import RegularizedEvolutionOracle
 from keras_nas.oracles.reinforce import ReinforceOracle
-
-_REGISTRY_NAMES = ("STRATEGIES", "get_oracle")
-
-
-def __getattr__(name):
-    # The registry lists `keras_nas.darts.DartsOracle`, whose module imports
-    # `keras_nas.oracles.base`, so it is imported when first asked for.
-    if name in _REGISTRY_NAMES:
-        from keras_nas.oracles import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

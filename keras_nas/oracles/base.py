@@ -13,9 +13,9 @@ import tensorflow as tf
 from keras_nas import compat
 from keras_nas import validation
 from keras_nas.encoding import ArchitectureEncoding
-from keras_nas.runs.files import first_corrupt_json
-from keras_nas.runs.files import remove_stale_temporaries
-from keras_nas.runs.files import write_json_atomically
+from keras_nas.files import first_corrupt_json
+from keras_nas.files import remove_stale_temporaries
+from keras_nas.files import write_json_atomically
 from keras_nas.objectives import costs
 from keras_nas.objectives import pareto
 from keras_nas.oracles.early_stopping import EARLIER_EPOCHS
@@ -353,7 +353,7 @@ class NASOracle(kt.Oracle):
     def option_names(cls):
         """The constructor arguments the strategy takes by name, a set.
 
-        `keras_nas.oracles.get_oracle` accepts them (less `objective`,
+        `keras_nas.strategies.get_oracle` accepts them (less `objective`,
         `max_trials` and `seed`, which it passes itself) as a named
         strategy's options. By default they are the named arguments of
         `__init__` along the class's bases, KerasTuner's included; a

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nas import compat
-from keras_nas.runs.files import write_atomically
+from keras_nas.files import write_atomically
 from keras_nas.oracles.base import NASOracle
 
 CONTROLLER_DEVICE = "cpu:0"

@@ -221,7 +221,7 @@ def strategy_section(view):
     if name == "q_learning" and state.get("q_table"):
         return note("Q values of each state's actions (MetaQNN's table); blank: "
                     "not an action of that state.") + strategy.q_table_figure(
-                        view.run.load_oracle().q_table())
+                        strategy.saved_oracle(view.run).q_table())
     if name == "darts":
         searches = strategy.darts_searches(view.run)
         if searches:
@@ -234,7 +234,7 @@ def strategy_section(view):
         # holds every trial whatever the size.
         members = state.get("population")
         size = (len(members) if members and len(view.completed) > len(members)
-                else view.run.load_oracle().population_size)
+                else strategy.saved_oracle(view.run).population_size)
         return strategy.population_figure(view, size)
     if name in ("dls", "bayesian"):
         predictions = state.get(strategy.PREDICTIONS) or {}

@@ -5,17 +5,52 @@ import tempfile
 
 import numpy as np
 
+from keras_nas import compat
 from keras_nas.darts.heatmap import save_alpha_heatmap
 from keras_nas.darts.one_shot import OneShotRun
+from keras_nas.oracles import NASOracle
 from keras_nas.report.figures import png_img
 from keras_nas.report.figures import short
 from keras_nas.report.figures import subplots
 from keras_nas.report.figures import to_img
+from keras_nas.strategies import STRATEGIES
+from keras_nas.strategies import get_oracle
 
 EVOLUTIONARY = ("evolution", "genetic", "neat", "nsga2")
 """Strategies that keep a population, drawn by `population_figure`."""
 PREDICTIONS = "predictions"
 """Oracle-state key of `{trial_id: predicted score}` (`dls`, `bayesian`)."""
+
+
+def saved_oracle(run):
+    """A run's strategy with its saved state, to read what it learnt.
+
+    Built from `search.json` with the strategy's default options (those
+    given at search time are not recorded), so it is for reading its state
+    (a Q-table, recorded predictions), not for searching on.
+
+    Args:
+        run: A `keras_nas.runs.RunDirectory`.
+
+    Returns:
+        A `keras_tuner.Oracle`, or `None` when the strategy is not a
+        registered one or it has no saved state.
+    """
+    state = run.oracle_state()
+    name = run.search.get("strategy")
+    if state is None or name not in STRATEGIES:
+        return None
+    objectives = compat.single_objectives(run.objective)
+    oracle = get_oracle(
+        name, objectives[0] if len(objectives) == 1 else objectives,
+        run.search.get("max_trials") or 1,
+        run.search.get("seed"),
+    )
+    if isinstance(oracle, NASOracle) and run.space is not None:
+        oracle.set_structure(run.space.structure())
+    oracle.trials = {trial.trial_id: trial for trial in run.trials}
+    oracle.set_state(state)
+    return oracle
 
 
 def q_table_figure(table):

@@ -2,8 +2,8 @@
 
 The run directory and its leaderboard, the export (a SavedModel folder),
 the final model (a trial's weights, a final fit, an ensemble), fine-tuning
-of an export, and the durable writes, folder locks and output paths that
-keep a run folder whole.
+of an export, and the folder locks and output paths that keep a run
+folder whole (durable writes are `keras_nas.files`).
 """
 
 from keras_nas.runs.run_directory import DATASET_FILE

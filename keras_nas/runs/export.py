@@ -12,7 +12,7 @@ path/
   preprocessing.keras               # the data's front, if it has one
 ```
 
-The folder is written durably (`keras_nas.runs.files.save_folder_atomically`):
+The folder is written durably (`keras_nas.files.save_folder_atomically`):
 under a hidden staging name next to it, synced, then renamed into place. A
 staging folder left by a killed export is removed by the next export to the
 same path.
@@ -33,9 +33,9 @@ import tensorflow as tf
 
 from keras_nas.data.preprocessing import with_front
 from keras_nas.formatting import first_line
-from keras_nas.runs.files import CorruptFileError
-from keras_nas.runs.files import read_json as _read_json
-from keras_nas.runs.files import save_folder_atomically
+from keras_nas.files import CorruptFileError
+from keras_nas.files import read_json as _read_json
+from keras_nas.files import save_folder_atomically
 from keras_nas.runs.front_file import FRONT_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -306,7 +306,7 @@ def load_keras_model(path):
 
     Raises:
         FileNotFoundError: If the folder holds no `model.keras`.
-        keras_nas.runs.files.CorruptFileError: If `model.keras` is truncated or
+        keras_nas.files.CorruptFileError: If `model.keras` is truncated or
             is not a Keras file, naming it.
 
     Example:
@@ -340,7 +340,7 @@ def read_json(file):
     """Returns the JSON dict in `file` (a `pathlib.Path`), or {} if there is none.
 
     Raises:
-        keras_nas.runs.files.CorruptFileError: If `file` is not valid JSON,
+        keras_nas.files.CorruptFileError: If `file` is not valid JSON,
             naming it.
     """
     if not file.is_file():

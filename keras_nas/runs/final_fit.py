@@ -3,7 +3,7 @@
 A trial's weights were fitted on the training split only and chosen by the
 validation split. `final_fit` trains the same architecture from scratch on
 both splits together for the epochs its trial found best, through the one
-trial path (`keras_nas.engine.trial.fit_trial`), and returns the model with
+trial path (`keras_nas.training.trial.fit_trial`), and returns the model with
 a record of what was done. The test split is never seen.
 """
 
@@ -16,8 +16,8 @@ import keras_tuner as kt
 from keras_nas import validation
 from keras_nas.data import batches
 from keras_nas.disk_arrays import is_array
-from keras_nas.engine.checkpoint import load_trial_model
-from keras_nas.engine.trial import fit_trial
+from keras_nas.training.checkpoint import load_trial_model
+from keras_nas.training.trial import fit_trial
 
 _LAST_EPOCH = kt.Objective("val_loss", "min")
 """With no validation data no epoch reports it, so the last epoch is kept."""

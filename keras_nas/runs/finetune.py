@@ -343,7 +343,7 @@ def _load_model(export_dir):
 
     Raises:
         FileNotFoundError: If `export_dir` holds no `model.keras`.
-        keras_nas.runs.files.CorruptFileError: If it is truncated or garbage.
+        keras_nas.files.CorruptFileError: If it is truncated or garbage.
     """
     from keras_nas.runs.export import load_keras_model
 

@@ -6,7 +6,7 @@ import tempfile
 
 import keras
 
-from keras_nas.runs.files import save_atomically
+from keras_nas.files import save_atomically
 
 FRONT_FILE = "preprocessing.keras"
 

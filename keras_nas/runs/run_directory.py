@@ -8,7 +8,7 @@ import keras_tuner as kt
 from keras_nas import compat
 from keras_nas.data.batches import labelled
 from keras_nas.data.preprocessing import describe_front
-from keras_nas.engine.checkpoint import restore_weights
+from keras_nas.training.checkpoint import restore_weights
 from keras_nas.runs.export import export_saved_model
 from keras_nas.runs.final_fit import final_fit as final_fit_trial
 from keras_nas.runs.final_model import ensemble_members
@@ -176,37 +176,6 @@ class RunDirectory:
         """The strategy's saved state (`oracle.json`), or `None` before it exists."""
         path = os.path.join(self.path, ORACLE_FILE)
         return _read_json(path) if os.path.isfile(path) else None
-
-    def load_oracle(self):
-        """The run's strategy with its saved state, to read what it learnt.
-
-        Built from `search.json` with the strategy's default options (those
-        given at search time are not recorded), so it is for reading its
-        state (a Q-table, recorded predictions), not for searching on.
-
-        Returns:
-            A `keras_tuner.Oracle`, or `None` when the strategy is not a
-            registered one or it has no saved state.
-        """
-        from keras_nas.oracles import STRATEGIES
-        from keras_nas.oracles import NASOracle
-        from keras_nas.oracles import get_oracle
-
-        state = self.oracle_state()
-        name = self.search.get("strategy")
-        if state is None or name not in STRATEGIES:
-            return None
-        objectives = compat.single_objectives(self.objective)
-        oracle = get_oracle(
-            name, objectives[0] if len(objectives) == 1 else objectives,
-            self.search.get("max_trials") or 1,
-            self.search.get("seed"),
-        )
-        if isinstance(oracle, NASOracle) and self.space is not None:
-            oracle.set_structure(self.space.structure())
-        oracle.trials = {trial.trial_id: trial for trial in self.trials}
-        oracle.set_state(state)
-        return oracle
 
     def trial_end_times(self):
         """When each trial's file was last written (its end), in seconds.

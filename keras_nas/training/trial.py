@@ -11,11 +11,11 @@ import keras
 
 from keras_nas import compat
 from keras_nas.data import batches
-from keras_nas.engine.checkpoint import BestWeights
-from keras_nas.engine.failures import StopOnNaN
-from keras_nas.engine.failures import build_trial_model
-from keras_nas.engine.time_limit import StopAtDeadline
-from keras_nas.runs.files import write_json_atomically
+from keras_nas.training.checkpoint import BestWeights
+from keras_nas.training.failures import StopOnNaN
+from keras_nas.training.failures import build_trial_model
+from keras_nas.training.time_limit import StopAtDeadline
+from keras_nas.files import write_json_atomically
 from keras_nas.objectives.costs import VIOLATION
 from keras_nas.objectives.costs import measure_costs
 
@@ -103,7 +103,7 @@ def fit_trial(
     """Builds and trains one execution of a trial's architecture.
 
     Seeds with `keras.utils.set_random_seed(seed)`, builds the model
-    (`keras_nas.engine.failures.build_trial_model`) and measures its costs
+    (`keras_nas.training.failures.build_trial_model`) and measures its costs
     (`keras_nas.objectives.costs.measure_costs`); an architecture over a
     budget of `constraints` is returned untrained, with its violation.
     Otherwise it runs

@@ -1,6 +1,6 @@
 """`BestWeights`: keep a trial's best epoch in memory, write it once.
 
-The checkpoint is written durably (`keras_nas.runs.files.save_weights_atomically`),
+The checkpoint is written durably (`keras_nas.files.save_weights_atomically`),
 so a trial whose file says COMPLETED always has a whole checkpoint; reading
 one that is missing or damaged raises `CorruptCheckpointError`, naming it.
 """
@@ -11,17 +11,17 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_nas.engine.failures import build_trial_model
+from keras_nas.training.failures import build_trial_model
 from keras_nas.formatting import first_line
-from keras_nas.runs.files import CorruptFileError
-from keras_nas.runs.files import read_json
-from keras_nas.runs.files import save_weights_atomically
+from keras_nas.files import CorruptFileError
+from keras_nas.files import read_json
+from keras_nas.files import save_weights_atomically
 
 
 class CorruptCheckpointError(CorruptFileError):
     """A trial's checkpoint is missing, damaged, or of another architecture.
 
-    A `ValueError` (through `keras_nas.runs.files.CorruptFileError`).
+    A `ValueError` (through `keras_nas.files.CorruptFileError`).
 
     Args:
         path: The checkpoint file.
@@ -127,7 +127,7 @@ def load_trial_model(build, hp, build_config_path, checkpoint_path, scope=None):
 
     Args:
         build: Function from `hp` to the compiled model (see
-            `keras_nas.engine.failures.build_trial_model`).
+            `keras_nas.training.failures.build_trial_model`).
         hp: The trial's `keras_tuner.HyperParameters`.
         build_config_path: The trial's build-config JSON file.
         checkpoint_path: The `.weights.h5` file `BestWeights` wrote.
@@ -139,7 +139,7 @@ def load_trial_model(build, hp, build_config_path, checkpoint_path, scope=None):
 
     Raises:
         CorruptCheckpointError: If the checkpoint cannot be loaded.
-        keras_nas.runs.files.CorruptFileError: If the build config is not JSON.
+        keras_nas.files.CorruptFileError: If the build config is not JSON.
     """
     model = build_trial_model(build, hp)
     if not model.built:
