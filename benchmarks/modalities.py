@@ -198,7 +198,7 @@ def main():
                                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
             seconds = time.perf_counter() - start
             if done.returncode:
-                print(f"{name}: keras-nas run failed:\n{done.stdout[-1500:]}")
+                print(f"{name}: keras-nas run failed:\n{done.stdout[-1500:]}{done.stderr[-3000:]}")
                 continue
             modality = next(line for line in done.stdout.splitlines()
                             if line.startswith("Modality: "))

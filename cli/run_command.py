@@ -94,8 +94,9 @@ class StrategyOption(click.Option):
               show_default=True)
 @click.option("--max-trials", default=10, show_default=True, type=int,
               help="Architectures to try.")
-@click.option("--epochs", default=10, show_default=True, type=int,
-              help="Training epochs per trial.")
+@click.option("--epochs", default=None, type=int,
+              help=("Training epochs per trial [default: enough for about 400 "
+                    "batches, from 10 to 100 epochs]."))
 @click.option("--batch-size", default=32, show_default=True, type=int)
 @click.option("--task", default="auto", show_default=True,
               help=("auto (detected from the labels), multiclass, binary or "
@@ -201,7 +202,11 @@ def run(ctx, config_path, overwrite, **options):
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
     _check_outputs(settings, role)
-    data = _load_data(kn, settings, image_size)
+    data = _load_data(kn, settings, image_size, space_name)
+    if settings["epochs"] is None:
+        from keras_nas.training.epochs import default_epochs
+
+        settings["epochs"] = default_epochs(len(data.y_train), settings["batch_size"])
     if space_name == "auto":
         space_name = kn.spaces.default_space(data.spec)
     name = settings["name"]
@@ -559,8 +564,9 @@ def _write_dataset_file(run_dir, settings, data):
     write_json_atomically(os.path.join(run_dir, DATASET_FILE), record, indent=2)
 
 
-def _load_data(kn, settings, image_size):
-    """Loads and splits the dataset and computes its model inputs; one line if not."""
+def _load_data(kn, settings, image_size, space_name):
+    """Loads and splits the dataset and computes its model inputs (text as
+    the space takes it); one line if not."""
     modality = None if settings["modality"] == "auto" else settings["modality"]
     try:
         splits = kn.data.load_dataset(
@@ -576,7 +582,10 @@ def _load_data(kn, settings, image_size):
             " ".join(str(error).split()),
             param_hint=_dataset_hint(str(error)),
         ) from None
-    return kn.data.SearchData.from_splits(splits)
+    space = kn.spaces.SPACES.get(space_name)
+    return kn.data.SearchData.from_splits(
+        splits, text_output="tf_idf" if space is None else space.text_output
+    )
 
 
 def _memory_budget(gib):

@@ -295,6 +295,22 @@ def weights_file(model):
     return buffer.getbuffer()
 
 
+def first_call_arguments(layer):
+    """The arguments of a layer's first call in a functional model.
+
+    Keras lists a layer's input tensors (`layer.input`) in an order that
+    depends on how they were passed; its first node keeps the call's own
+    positional and keyword arguments.
+
+    Returns:
+        `(args, kwargs)`, or `None` when the layer was never called.
+    """
+    nodes = layer._inbound_nodes
+    if not nodes:
+        return None
+    return tuple(nodes[0].arguments.args), dict(nodes[0].arguments.kwargs)
+
+
 def gradient_registry():
     """TensorFlow's global registry of gradient functions (a live dict)."""
     from tensorflow.python.framework import ops
@@ -351,6 +367,21 @@ def check():
                 "(used to write weights files in memory); update "
                 "keras_nas/compat.py."
             )
+    import keras
+
+    inputs = keras.Input((2,))
+    dense = keras.layers.Dense(1)
+    dense(inputs)
+    try:
+        called = first_call_arguments(dense)
+    except AttributeError as error:
+        called = error
+    if not (isinstance(called, tuple) and called[0] and called[0][0] is inputs):
+        raise CompatibilityError(
+            f"keras-nas cannot read a layer's call arguments in Keras "
+            f"{keras.__version__} (Layer._inbound_nodes[0].arguments: "
+            f"{called!r}); update keras_nas/compat.py."
+        )
     try:
         registry = gradient_registry()
     except (ImportError, AttributeError) as error:

@@ -152,6 +152,36 @@ def check_positive_ints(name, values):
     return tuple(int(v) for v in values)
 
 
+def check_depth_limits(unit, fewest, most):
+    """Checks `min_<unit>` and `max_<unit>`: positive, the first not above.
+
+    Returns:
+        `(fewest, most)` as ints.
+    """
+    fewest = check_positive_int(f"min_{unit}", fewest)
+    most_checked = check_positive_int(f"max_{unit}", most)
+    if most_checked < fewest:
+        raise ValueError(
+            f"Received an invalid value for `max_{unit}`, expected at least "
+            f"min_{unit}={fewest}. Received: max_{unit}={most!r}"
+        )
+    return fewest, most_checked
+
+
+def check_dropout_rates(name, values):
+    """Checks that `values` is a non-empty list of distinct floats in [0, 1)."""
+    rates = tuple(values) if hasattr(values, "__iter__") else ()
+    if not rates or any(
+        isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1
+        for r in rates
+    ) or len(set(rates)) != len(rates):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a non-empty "
+            f"list of distinct floats in [0, 1). Received: {name}={values!r}"
+        )
+    return tuple(float(r) for r in rates)
+
+
 def check_positive_float(name, value):
     """Checks that `value` is a positive real number and returns it."""
     if (

@@ -9,6 +9,7 @@ import numpy as np
 from keras_nas.oracles import NASOracle
 from keras_nas.spaces import MLP
 from keras_nas.spaces import NB201Cell
+from keras_nas.spaces import SequenceNet
 
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
@@ -46,6 +47,11 @@ def tiny_mlp():
 
 def nb201():
     return NB201Cell((8, 8, 1), 3, channels=2)
+
+
+def sequence_net():
+    """The sequence space on word ids: every operation and the embedding."""
+    return SequenceNet((12,), 3, modality="text", vocabulary_size=50)
 
 
 def declared(space):

@@ -138,13 +138,13 @@ def _serve_in_tensorflow_only(export_dir, test, folder):
     return np.load(outputs), done.stdout.split()[-1]
 
 
-def _run(tmp_path, dataset, max_trials=1):
-    """`keras-nas run` with the default space; the run's output."""
+def _run(tmp_path, dataset, *options, max_trials=1):
+    """`keras-nas run` with the default space unless `options` say; its output."""
     result = invoke(
         "run", "--dataset", dataset, "--max-trials", max_trials, "--epochs", 6,
         "--batch-size", 8, "--no-final-fit", "--ensemble", 1,
         "--directory", tmp_path / "runs", "--name", "m",
-        "--export-dir", tmp_path / "models",
+        "--export-dir", tmp_path / "models", *options,
     )
     assert result.exit_code == 0, result.output
     return result.output
@@ -179,6 +179,21 @@ def test_run_with_defaults_and_serve_raw_inputs(tmp_path, modality, served_dtype
     assert record["modality"] == modality
     _check_export(tmp_path, tmp_path / "models" / "m", modality, served_dtype,
                   test, labels)
+
+
+@pytest.mark.parametrize("modality, served_dtype, strategy", [
+    ("text", "string", "random"), ("audio", "float32", "random"),
+    ("series", "float32", "darts"),
+])
+def test_the_sequence_space_serves_raw_inputs(tmp_path, modality, served_dtype,
+                                              strategy):
+    dataset, test, labels = _dataset(tmp_path, modality)
+    _run(tmp_path, dataset, "--space", "sequence", "--strategy", strategy)
+    export_dir = tmp_path / "models" / "m"
+    architecture = json.loads((export_dir / "architecture.json").read_text())
+    assert architecture["space"] == "sequence"
+    assert "op_0" in architecture["decisions"]
+    _check_export(tmp_path, export_dir, modality, served_dtype, test, labels)
 
 
 def test_folder_splits_are_recorded_and_disjoint(tmp_path):

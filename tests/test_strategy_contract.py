@@ -20,6 +20,8 @@ import pytest
 from keras_nas.encoding import ArchitectureEncoding
 from keras_nas.strategies import STRATEGIES as REGISTERED
 from keras_nas.oracles import RandomSearchOracle
+from keras_nas.spaces.sequence import CONVOLUTIONS
+from keras_nas.spaces.sequence import RECURRENT
 from oracle_helpers import OBJECTIVE
 from oracle_helpers import SETTINGS as STRATEGIES
 from oracle_helpers import assert_canonical
@@ -35,6 +37,7 @@ from oracle_helpers import nb201
 from oracle_helpers import run
 from oracle_helpers import run_workers
 from oracle_helpers import score
+from oracle_helpers import sequence_net
 from oracle_helpers import small_mlp
 from oracle_helpers import start
 
@@ -99,6 +102,23 @@ def test_valid_unique_proposals_on_nb201(name, tmp_path):
     assert len(set(keys(enc, proposals))) == 40
     for values in proposals:
         assert_canonical(enc, values)
+
+
+def test_valid_unique_proposals_on_the_sequence_space(name, tmp_path):
+    space = sequence_net()
+    proposals, stopped = run(make(name, max_trials=40, seed=2), space, tmp_path)
+    assert stopped and len(proposals) == 40
+    enc = ArchitectureEncoding(declared(space))
+    assert len(set(keys(enc, proposals))) == 40
+    for values in proposals:
+        assert_canonical(enc, values)
+    kinds = {
+        "convolution" if op in CONVOLUTIONS else "recurrent" if op in RECURRENT
+        else op
+        for op in (values[f"op_{i}"] for values in proposals
+                   for i in range(values["num_blocks"]))
+    }
+    assert kinds == {"convolution", "recurrent", "attention", "identity"}
 
 
 def test_works_on_a_plain_keras_tuner_space(name, tmp_path):

@@ -12,7 +12,8 @@ from keras_nas import validation
 from keras_nas.data.search_data import SearchData
 
 
-def search_data_of(fit_args, fit_kwargs, memory_budget, cache_dir):
+def search_data_of(fit_args, fit_kwargs, memory_budget, cache_dir,
+                   text_output="tf_idf"):
     """The `SearchData` of `search`'s arguments, or `None` for arrays.
 
     Args:
@@ -21,6 +22,8 @@ def search_data_of(fit_args, fit_kwargs, memory_budget, cache_dir):
         memory_budget: Bytes `tf.data.Dataset`s may take in memory; `None`
             for the default share of the RAM.
         cache_dir: Where `tf.data.Dataset`s beyond it are written.
+        text_output: What the text of `tf.data.Dataset`s becomes (the
+            space's `text_output`).
 
     Raises:
         ValueError: If `x` is a `tf.data.Dataset` and `validation_data` is not.
@@ -38,7 +41,8 @@ def search_data_of(fit_args, fit_kwargs, memory_budget, cache_dir):
                 f"{type(validation_data).__name__}"
             )
         return SearchData.from_datasets(
-            x, validation_data, memory_budget, cache_dir=cache_dir
+            x, validation_data, memory_budget, cache_dir=cache_dir,
+            text_output=text_output,
         )
     return None
 

@@ -14,6 +14,7 @@ raw inputs. A run folder keeps it as `preprocessing.keras`
 | image | uint8 `(H, W, C)`, any H, W | bilinear resize | uint8 values `(h, w, C)` |
 | audio | float32 waveform `(T,)`, any T | pad/crop, log-mel spectrogram | float32 `(frames, 1, mels)` |
 | text | a string | `TextVectorization` (TF-IDF of words and word pairs) | float32 `(tokens,)` |
+| text, `text_output="int"` | a string | `TextVectorization` (word ids, padded with 0) | int64 `(length,)` |
 | series | float32 `(T,)` or `(T, C)`, any T | pad with zeros or crop | float32 `(t,)` or `(t, C)` |
 | tabular | float32 `(F,)` | none | float32 `(F,)` |
 """
@@ -32,6 +33,15 @@ from keras_nas.data.input_spec import InputSpec
 TEXT_MAX_TOKENS = 10_000
 """The most words and word pairs a text front counts (the most frequent)."""
 TEXT_NGRAMS = 2
+TEXT_OUTPUTS = ("tf_idf", "int")
+"""What a text front gives: TF-IDF vectors (for `mlp`) or word ids (for
+`sequence`)."""
+SEQUENCE_MAX_TOKENS = 20_000
+"""The most words a word-id front numbers (the most frequent)."""
+SEQUENCE_LENGTH_QUANTILE = 0.95
+"""The share of training texts a word-id front keeps whole."""
+SEQUENCE_LENGTH_LIMITS = (8, 256)
+"""The fewest and most word ids of a text."""
 MEL_BINS = 64
 FRAME_SECONDS = 0.032
 """The shortest spectrogram frame: 32 ms, rounded up to a power of two."""
@@ -105,6 +115,26 @@ def text_front(texts):
     return keras.Model(inputs, vectorizer(inputs), name="text_front")
 
 
+def text_ids_front(texts):
+    """Strings to word ids, fitted on `texts` (Keras's `TextVectorization`).
+
+    Lower-cased words without punctuation, numbered by frequency (1 is
+    unknown words, 0 padding); each text is cut or padded at the end to
+    the word count `SEQUENCE_LENGTH_QUANTILE` of the training texts fit in,
+    within `SEQUENCE_LENGTH_LIMITS`.
+    """
+    words = [len(str(text).split()) for text in np.asarray(texts).ravel()]
+    length = int(np.clip(np.ceil(np.quantile(words, SEQUENCE_LENGTH_QUANTILE)),
+                         *SEQUENCE_LENGTH_LIMITS))
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=SEQUENCE_MAX_TOKENS, output_mode="int",
+        output_sequence_length=length, name="word_ids",
+    )
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(_BATCH))
+    inputs = keras.Input((), dtype="string", name="texts")
+    return keras.Model(inputs, vectorizer(inputs), name="text_ids_front")
+
+
 def series_front(length, channels=None):
     """Series of any length padded with zeros or cropped to `length` steps."""
     shape = (None,) if channels is None else (None, channels)
@@ -113,7 +143,7 @@ def series_front(length, channels=None):
     return keras.Model(inputs, fixed, name="series_front")
 
 
-def build_front(modality, x_train, sample_rate=None):
+def build_front(modality, x_train, sample_rate=None, text_output="tf_idf"):
     """The front of a modality, fitted on the raw training inputs.
 
     Args:
@@ -121,6 +151,7 @@ def build_front(modality, x_train, sample_rate=None):
         x_train: Raw training inputs as loaded (uint8 images at one size,
             waveforms, strings, series).
         sample_rate: The waveforms' sampling rate, for audio.
+        text_output: One of `TEXT_OUTPUTS`, for text.
 
     Returns:
         A `keras.Model`, or `None` for tabular data.
@@ -130,7 +161,7 @@ def build_front(modality, x_train, sample_rate=None):
     if modality == "audio":
         return audio_front(sample_rate, x_train.shape[1])
     if modality == "text":
-        return text_front(x_train)
+        return text_ids_front(x_train) if text_output == "int" else text_front(x_train)
     if modality == "series":
         return series_front(*x_train.shape[1:])
     return None
@@ -142,7 +173,9 @@ def changes_values(front):
     Images and series are loaded at the front's size already, so for them
     the front only matters to inputs of other sizes, at serving time.
     """
-    return front is not None and front.name in ("audio_front", "text_front")
+    return front is not None and front.name in (
+        "audio_front", "text_front", "text_ids_front"
+    )
 
 
 def model_inputs(front, x):
@@ -212,5 +245,6 @@ def describe_front(front):
 def _plain(config):
     keep = ("height", "width", "interpolation", "length", "fft_length",
             "sequence_stride", "sampling_rate", "num_mel_bins", "max_tokens",
-            "output_mode", "ngrams", "standardize", "split")
+            "output_mode", "ngrams", "standardize", "split",
+            "output_sequence_length")
     return {key: value for key, value in config.items() if key in keep}

@@ -14,6 +14,7 @@ import uuid
 
 import numpy as np
 
+from keras_nas.validation import check_one_of
 from keras_nas.data import preprocessing
 from keras_nas.disk_arrays import GrowingArray
 from keras_nas.disk_arrays import default_cache_dir
@@ -65,24 +66,32 @@ class SearchData:
     details: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_splits(cls, splits, front=None):
+    def from_splits(cls, splits, front=None, text_output="tf_idf"):
         """The search data of a `DatasetSplits` of raw inputs.
 
         The front of the splits' modality is fitted on the training inputs
         (the text vocabulary and its document frequencies), unless `front`
         (a run's or an export's) is given, and computes the model inputs of
         every split once.
+
+        Args:
+            splits: A `keras_nas.data.DatasetSplits`.
+            front: A fitted front to use, or `None`.
+            text_output: What text becomes: `"tf_idf"` vectors (the `mlp`
+                space's inputs) or `"int"` word ids (the `sequence`
+                space's).
         """
         return cls.from_raw(
             splits.name, splits.modality, splits.modality_reason,
             (splits.x_train, splits.y_train), (splits.x_val, splits.y_val),
             (splits.x_test, splits.y_test), task=splits.task,
             task_reason=splits.task_reason, details=splits.details, front=front,
+            text_output=text_output,
         )
 
     @classmethod
     def from_datasets(cls, train, validation, memory_budget=None, name="dataset",
-                      cache_dir=None):
+                      cache_dir=None, text_output="tf_idf"):
         """The search data of two `tf.data.Dataset`s of `(x, y)` batches.
 
         Both are read once, batch by batch: into memory up to
@@ -105,6 +114,7 @@ class SearchData:
                 `x-x.npy`, `x-y.npy`, `validation_data-x.npy`, ..., replaced
                 by a later read); `None` for a new folder in
                 `keras_nas.disk_arrays.default_cache_dir()`.
+            text_output: What text becomes, as in `from_splits`.
 
         Raises:
             ValueError: If a dataset does not yield `(x, y)` pairs.
@@ -116,12 +126,13 @@ class SearchData:
         train = _read_dataset(train, "x", budget * 3 // 4, folder)
         validation = _read_dataset(validation, "validation_data", budget // 4, folder)
         modality, reason = detect_modality(train[0])
-        return cls.from_raw(name, modality, reason, train, validation)
+        return cls.from_raw(name, modality, reason, train, validation,
+                            text_output=text_output)
 
     @classmethod
     def from_raw(cls, name, modality, modality_reason, train, validation,
                  test=(None, None), *, task=None, task_reason="", details=None,
-                 front=None):
+                 front=None, text_output="tf_idf"):
         """The search data of raw `(x, y)` splits of one modality.
 
         Args:
@@ -135,10 +146,14 @@ class SearchData:
             task_reason: Why this task.
             details: The loader's other facts.
             front: A fitted front to use; `None` to fit one on `train`.
+            text_output: What a fitted text front gives, one of
+                `keras_nas.data.preprocessing.TEXT_OUTPUTS`.
         """
+        check_one_of("text_output", text_output,
+                                preprocessing.TEXT_OUTPUTS)
         if front is None:
             front = preprocessing.build_front(
-                modality, train[0], (details or {}).get("sample_rate")
+                modality, train[0], (details or {}).get("sample_rate"), text_output
             )
 
         def inputs(x):

@@ -397,7 +397,10 @@ class NASTuner(kt.Tuner):
         """The `SearchData` of `search`'s arguments, or `None` for arrays."""
         cache = os.path.join(self.project_dir, DATA_CACHE_FOLDER,
                              self.tuner_id or "search")
-        return fit_data.search_data_of(fit_args, fit_kwargs, self.memory_budget, cache)
+        return fit_data.search_data_of(
+            fit_args, fit_kwargs, self.memory_budget, cache,
+            getattr(self.hypermodel, "text_output", "tf_idf"),
+        )
 
     def _use_search_data(self, data, fit_kwargs):
         """Takes the splits and the front of `data`; the `fit` arguments."""

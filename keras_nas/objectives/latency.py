@@ -60,8 +60,8 @@ def measure_latency(model, settings=LatencySettings()):
     """Median milliseconds of one inference call of `settings.batch_size`.
 
     The model runs as a traced `tf.function` with `training=False` on
-    random inputs of its input shape; `settings.warmup` calls are not
-    timed.
+    random inputs of its input shape and dtype (`_sample_inputs`);
+    `settings.warmup` calls are not timed.
 
     Returns:
         A float, or `None` when the model's input shape is not fully known
@@ -93,10 +93,7 @@ def _median_call_seconds(model, batch_size, repeats, warmup):
     shape = inputs[0].shape[1:]
     if any(d is None for d in shape):
         return None
-    x = tf.constant(
-        np.random.default_rng(0).standard_normal((batch_size, *shape)),
-        dtype=inputs[0].dtype,
-    )
+    x = tf.constant(_sample_inputs((batch_size, *shape), inputs[0].dtype))
     call = tf.function(lambda batch: model(batch, training=False))
     for _ in range(max(warmup, 1)):  # The first call traces.
         call(x).numpy()
@@ -106,3 +103,16 @@ def _median_call_seconds(model, batch_size, repeats, warmup):
         call(x).numpy()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def _sample_inputs(shape, dtype):
+    """Random inputs of a model's dtype: standard normal numbers, 0..255 for
+    uint8 images, word ids of 1 (a word every model's vocabulary has: 0
+    is padding) or 0 at random for integer token inputs."""
+    rng = np.random.default_rng(0)
+    dtype = tf.as_dtype(dtype)
+    if dtype == tf.uint8:
+        return rng.integers(0, 256, shape).astype("uint8")
+    if dtype.is_integer:
+        return rng.integers(0, 2, shape).astype(dtype.as_numpy_dtype)
+    return rng.standard_normal(shape).astype(dtype.as_numpy_dtype)

@@ -7,8 +7,10 @@ from keras_nas.report.figures import to_img
 from keras_nas.spaces.nb201 import EDGES
 from keras_nas.spaces.nb201 import edge_name
 
-_DETAILS = ("units", "filters", "kernel_size", "strides", "pool_size",
-            "activation", "rate")
+_DETAILS = ("units", "filters", "kernel_size", "strides", "dilation_rate",
+            "pool_size", "activation", "rate", "num_heads", "key_dim",
+            "output_dim", "kind", "mode")
+"""Config keys a layer's label shows (unless unset, linear or 1)."""
 
 
 def layer_graph(model):
@@ -34,10 +36,12 @@ def layer_graph(model):
 
 def _label(layer):
     config = layer["config"]
+    if layer["class_name"] == "Bidirectional":  # The layer it runs each way.
+        return f"Bidirectional {_label(config['layer'])}"
     details = []
     for key in _DETAILS:
         value = config.get(key)
-        if value in (None, "linear") or (key == "rate" and not value):
+        if value in (None, "linear", 1, (1,), [1]) or (key == "rate" and not value):
             continue
         if isinstance(value, (list, tuple)):
             value = "x".join(map(str, value))

@@ -8,4 +8,5 @@ from keras_nas.spaces.registry import SPACES
 from keras_nas.spaces.registry import data_options
 from keras_nas.spaces.registry import default_space
 from keras_nas.spaces.registry import get_space
+from keras_nas.spaces.sequence import SequenceNet
 from keras_nas.spaces.supernet import SupernetSpec

@@ -62,6 +62,10 @@ class SearchSpace(kt.HyperModel):
     """Whether inputs are `(height, width, channels)`, normalised per channel."""
     normalize_by_default = False
     """Whether `normalize` is on unless told otherwise."""
+    input_dtypes = ("float32", "uint8")
+    """The dtypes of `input_dtype` the space's models may take."""
+    text_output = "tf_idf"
+    """What text becomes for the space's models (`SearchData.from_splits`)."""
 
     def __init__(
         self,
@@ -98,7 +102,7 @@ class SearchSpace(kt.HyperModel):
                 f"Received: input_shape={tuple(input_shape)!r}"
             )
         self.input_dtype = validation.check_one_of(
-            "input_dtype", input_dtype, ("float32", "uint8")
+            "input_dtype", input_dtype, self.input_dtypes
         )
         self.modality = validation.check_one_of(
             "modality", modality or self.modalities[0], self.modalities
@@ -434,6 +438,55 @@ def chain_structure(roles, count_name, num_units):
         ),
         count=count_name,
     )
+
+
+SUPERNET_FIXED = ("num_blocks", "pool", "skip")
+"""The keys of a chain space's `supernet(fixed)` overrides."""
+
+
+def chain_supernet_settings(space, fixed):
+    """The values a chain space's supernet fixes: `fixed` over the defaults.
+
+    The defaults: `num_blocks = max_blocks`, `pool = "none"` when the space
+    offers it (else its first pooling option) and `skip = False`.
+
+    Args:
+        space: A space with `min_blocks`, `max_blocks`, `pooling` and
+            `skip_connections` (`ConvNet`, `SequenceNet`).
+        fixed: The caller's overrides, keys among `SUPERNET_FIXED`.
+
+    Returns:
+        A dict with `num_blocks`, `pool` and `skip`.
+
+    Raises:
+        ValueError: If `fixed` has an unknown key or an invalid value.
+    """
+    unknown = sorted(set(fixed) - set(SUPERNET_FIXED))
+    if unknown:
+        raise ValueError(
+            f"Received an invalid value for `fixed`, expected keys among "
+            f"{list(SUPERNET_FIXED)}. Received: fixed={fixed!r}"
+        )
+    pool = "none" if "none" in space.pooling else space.pooling[0]
+    settings = {"num_blocks": space.max_blocks, "pool": pool, "skip": False}
+    settings.update(fixed)
+    num_blocks = settings["num_blocks"]
+    validation.check_positive_int("fixed['num_blocks']", num_blocks)
+    if not space.min_blocks <= num_blocks <= space.max_blocks:
+        raise ValueError(
+            "Received an invalid value for `fixed['num_blocks']`, expected "
+            f"an integer in [{space.min_blocks}, {space.max_blocks}]. "
+            f"Received: fixed['num_blocks']={num_blocks!r}"
+        )
+    validation.check_one_of("fixed['pool']", settings["pool"], space.pooling)
+    skip = settings["skip"]
+    if not isinstance(skip, bool) or (skip and not space.skip_connections):
+        raise ValueError(
+            "Received an invalid value for `fixed['skip']`, expected a bool "
+            "(False when the space has no skip connections). "
+            f"Received: fixed['skip']={skip!r}"
+        )
+    return settings
 
 
 def depth_scope(hp, count_name, index, max_count):

@@ -6,13 +6,12 @@ from keras_nas import validation
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
 from keras_nas.spaces.base import chain_structure
+from keras_nas.spaces.base import chain_supernet_settings
 from keras_nas.spaces.base import depth_scope
 from keras_nas.spaces.supernet import SupernetSpec
 
 OPERATIONS = ("conv3x3", "conv5x5", "sep_conv3x3", "dilated_conv3x3", "identity")
 POOLING = ("none", "max", "avg")
-SUPERNET_FIXED = ("num_blocks", "pool", "skip")
-"""The keys of `ConvNet.supernet`'s `fixed` overrides."""
 
 
 def _conv_block(x, operation, filters, affine=True):
@@ -84,13 +83,9 @@ class ConvNet(SearchSpace):
         **options,
     ):
         super().__init__(input_shape, num_classes, learning_rate, **options)
-        self.min_blocks = validation.check_positive_int("min_blocks", min_blocks)
-        self.max_blocks = validation.check_positive_int("max_blocks", max_blocks)
-        if self.max_blocks < self.min_blocks:
-            raise ValueError(
-                "Received an invalid value for `max_blocks`, expected at least "
-                f"min_blocks={min_blocks}. Received: max_blocks={max_blocks}"
-            )
+        self.min_blocks, self.max_blocks = validation.check_depth_limits(
+            "blocks", min_blocks, max_blocks
+        )
         self.operations = validation.check_choices(
             "operations", operations, OPERATIONS
         )
@@ -155,7 +150,7 @@ class ConvNet(SearchSpace):
         Raises:
             ValueError: If `fixed` has an unknown key or an invalid value.
         """
-        settings = self._supernet_settings(fixed or {})
+        settings = chain_supernet_settings(self, fixed or {})
         num_blocks = settings["num_blocks"]
         values = {"num_blocks": num_blocks}
         for i in range(num_blocks):
@@ -193,34 +188,6 @@ class ConvNet(SearchSpace):
             ),
             parameter_free=("identity",) if "identity" in self.operations else (),
         )
-
-    def _supernet_settings(self, fixed):
-        unknown = sorted(set(fixed) - set(SUPERNET_FIXED))
-        if unknown:
-            raise ValueError(
-                f"Received an invalid value for `fixed`, expected keys among "
-                f"{list(SUPERNET_FIXED)}. Received: fixed={fixed!r}"
-            )
-        pool = "none" if "none" in self.pooling else self.pooling[0]
-        settings = {"num_blocks": self.max_blocks, "pool": pool, "skip": False}
-        settings.update(fixed)
-        num_blocks = settings["num_blocks"]
-        validation.check_positive_int("fixed['num_blocks']", num_blocks)
-        if not self.min_blocks <= num_blocks <= self.max_blocks:
-            raise ValueError(
-                "Received an invalid value for `fixed['num_blocks']`, expected "
-                f"an integer in [{self.min_blocks}, {self.max_blocks}]. "
-                f"Received: fixed['num_blocks']={num_blocks!r}"
-            )
-        validation.check_one_of("fixed['pool']", settings["pool"], self.pooling)
-        skip = settings["skip"]
-        if not isinstance(skip, bool) or (skip and not self.skip_connections):
-            raise ValueError(
-                "Received an invalid value for `fixed['skip']`, expected a bool "
-                "(False when the space has no skip connections). "
-                f"Received: fixed['skip']={skip!r}"
-            )
-        return settings
 
     def _network_outputs(self, inputs, blocks, operation):
         """The network around its blocks' operations, for this space and its

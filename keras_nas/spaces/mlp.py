@@ -68,28 +68,15 @@ class MLP(SearchSpace):
         **options,
     ):
         super().__init__(input_shape, num_classes, learning_rate, **options)
-        self.min_layers = validation.check_positive_int("min_layers", min_layers)
-        self.max_layers = validation.check_positive_int("max_layers", max_layers)
-        if self.max_layers < self.min_layers:
-            raise ValueError(
-                "Received an invalid value for `max_layers`, expected at least "
-                f"min_layers={min_layers}. Received: max_layers={max_layers}"
-            )
+        self.min_layers, self.max_layers = validation.check_depth_limits(
+            "layers", min_layers, max_layers
+        )
         self.widths = validation.check_positive_ints("widths", widths)
         self.activations = validation.check_choices(
             "activations", activations, ACTIVATIONS
         )
-        rates = tuple(dropout_rates) if hasattr(dropout_rates, "__iter__") else ()
-        if not rates or any(
-            isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1
-            for r in rates
-        ) or len(set(rates)) != len(rates):
-            raise ValueError(
-                "Received an invalid value for `dropout_rates`, expected a "
-                "non-empty list of distinct floats in [0, 1). "
-                f"Received: dropout_rates={dropout_rates!r}"
-            )
-        self.dropout_rates = tuple(float(r) for r in rates)
+        self.dropout_rates = validation.check_dropout_rates("dropout_rates",
+                                                            dropout_rates)
         self.batch_norm = validation.check_choices(
             "batch_norm", batch_norm, (False, True)
         )

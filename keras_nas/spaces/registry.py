@@ -8,15 +8,16 @@ from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.conv import ConvNet
 from keras_nas.spaces.mlp import MLP
 from keras_nas.spaces.nb201 import NB201Cell
+from keras_nas.spaces.sequence import SequenceNet
 
-SPACES = {cls.space_name: cls for cls in (MLP, ConvNet, NB201Cell)}
+SPACES = {cls.space_name: cls for cls in (MLP, ConvNet, NB201Cell, SequenceNet)}
 
 
 def get_space(name, input_shape, num_classes=None, **kwargs):
     """Creates a built-in space by name.
 
     Args:
-        name: One of `SPACES` (`"mlp"`, `"convnet"`, `"nb201"`).
+        name: One of `SPACES` (`"mlp"`, `"convnet"`, `"nb201"`, `"sequence"`).
         input_shape: Shape of one input sample.
         num_classes: Number of classes of a multiclass task.
         **kwargs: Further constructor arguments of the space (`task`,
