@@ -88,8 +88,8 @@ class StrategyOption(click.Option):
                     "are counted) instead of stopping."))
 @click.option("--space", default="auto", show_default=True,
               help=("Search space: auto (convnet for images and audio "
-                    "spectrograms, mlp for text, series and features), mlp, "
-                    "convnet or nb201."))
+                    "spectrograms, sequence for series, mlp for text and "
+                    "features), mlp, convnet, nb201 or sequence."))
 @click.option("--strategy", cls=StrategyOption, default="random",
               show_default=True)
 @click.option("--max-trials", default=10, show_default=True, type=int,
@@ -202,13 +202,11 @@ def run(ctx, config_path, overwrite, **options):
     if settings["workers"] is not None and time_limit is not None:
         raise click.UsageError("--time-limit cannot be combined with --workers.")
     _check_outputs(settings, role)
-    data = _load_data(kn, settings, image_size, space_name)
+    data, space_name = _load_data(kn, settings, image_size, space_name)
     if settings["epochs"] is None:
         from keras_nas.training.epochs import default_epochs
 
         settings["epochs"] = default_epochs(len(data.y_train), settings["batch_size"])
-    if space_name == "auto":
-        space_name = kn.spaces.default_space(data.spec)
     name = settings["name"]
     if name is None:
         name = _default_name(settings["dataset"], space_name, strategy_name)
@@ -565,8 +563,13 @@ def _write_dataset_file(run_dir, settings, data):
 
 
 def _load_data(kn, settings, image_size, space_name):
-    """Loads and splits the dataset and computes its model inputs (text as
-    the space takes it); one line if not."""
+    """Loads and splits the dataset, resolves `--space auto` by its modality
+    and computes its model inputs (text as the space takes it); one line if
+    not.
+
+    Returns:
+        `(SearchData, space name)`.
+    """
     modality = None if settings["modality"] == "auto" else settings["modality"]
     try:
         splits = kn.data.load_dataset(
@@ -582,10 +585,12 @@ def _load_data(kn, settings, image_size, space_name):
             " ".join(str(error).split()),
             param_hint=_dataset_hint(str(error)),
         ) from None
-    space = kn.spaces.SPACES.get(space_name)
-    return kn.data.SearchData.from_splits(
-        splits, text_output="tf_idf" if space is None else space.text_output
+    if space_name == "auto":
+        space_name = kn.spaces.default_space(splits.modality)
+    data = kn.data.SearchData.from_splits(
+        splits, text_output=kn.spaces.SPACES[space_name].text_output
     )
+    return data, space_name
 
 
 def _memory_budget(gib):

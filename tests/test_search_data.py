@@ -141,6 +141,7 @@ def test_spaces_take_their_modality_and_normalisation_from_the_data():
         "modality": "audio", "normalize": True}
     assert kn.spaces.data_options("convnet", spec((100,), "float32", "text")) == {}
     assert kn.spaces.default_space(spec((63, 1, 64), "float32", "audio", -1)) == "convnet"
-    assert kn.spaces.default_space(spec((235,), "float32", "series")) == "mlp"
+    assert kn.spaces.default_space(spec((235,), "float32", "series")) == "sequence"
+    assert kn.spaces.default_space("text") == "mlp"
     with pytest.raises(ValueError, match="series inputs of shape \\(235,\\).*'nb201' space"):
         kn.spaces.NB201Cell.check_accepts(spec((235,), "float32", "series"))

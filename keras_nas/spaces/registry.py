@@ -40,20 +40,35 @@ def get_space(name, input_shape, num_classes=None, **kwargs):
     return cls(input_shape=input_shape, num_classes=num_classes, **kwargs)
 
 
+DEFAULT_SPACES = {
+    "image": "convnet",
+    "audio": "convnet",
+    "text": "mlp",
+    "series": "sequence",
+    "tabular": "mlp",
+}
+"""The space `--space auto` searches for each modality, measured on the
+development data (see the README's "Sequences" benchmark)."""
+
+
 def default_space(spec):
-    """The built-in space to search for data of this input spec.
+    """The built-in space to search for data of this modality.
 
     Args:
-        spec: The data's `keras_nas.data.InputSpec` (or, as before, the
-            shape of one sample).
+        spec: The data's `keras_nas.data.InputSpec`, or its modality (one of
+            `keras_nas.data.MODALITIES`), or the shape of one sample of
+            numbers (`(height, width, channels)` images, else tabular).
 
     Returns:
-        `"convnet"` for images and audio spectrograms (`(height, width,
-        channels)`), `"mlp"` for anything else: text as TF-IDF vectors,
-        series, tabular features (other shapes are flattened).
+        The name in `DEFAULT_SPACES`: `"convnet"` for images and audio
+        spectrograms, `"sequence"` for series, `"mlp"` for text (TF-IDF
+        vectors) and feature columns.
     """
-    shape = spec.shape if isinstance(spec, InputSpec) else tuple(spec)
-    return "convnet" if len(shape) == 3 else "mlp"
+    if isinstance(spec, InputSpec):
+        spec = spec.modality
+    if not isinstance(spec, str):
+        spec = "image" if len(tuple(spec)) == 3 else "tabular"
+    return DEFAULT_SPACES[spec]
 
 
 def data_options(name, spec):

@@ -180,7 +180,8 @@ class Reduce(keras.layers.Layer):
         if self.mode == "attention":
             scores = ops.matmul(inputs, ops.cast(self.score, inputs.dtype))
             scores = ops.where(weights > 0, scores, -1e9)
-            return ops.sum(inputs * ops.softmax(scores, axis=1), axis=1)
+            attention = ops.transpose(ops.softmax(scores, axis=1), (0, 2, 1))
+            return ops.matmul(attention, inputs)[:, 0]
         last = ops.maximum(ops.sum(ops.cast(keep, "int32"), axis=1) - 1, 0)
         return ops.take_along_axis(inputs, last[:, None, None], axis=1)[:, 0]
 
