@@ -15,8 +15,9 @@ from keras_nas.data.input_spec import MODALITIES
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.encoding import RepeatedStructure
 
-# Bytes of `x` per chunk of `_moments`: at most eight times that as float64.
-_MOMENT_CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 8 << 20
+"""Bytes of training inputs a space reads at a time in `adapt` (`_moments`
+holds at most eight times that as float64)."""
 
 
 class SearchSpace(kt.HyperModel):
@@ -397,7 +398,7 @@ def _moments(x, kept_axes, scale):
         x = np.asarray(x)
     axes = tuple(a for a in range(len(x.shape)) if a not in kept_axes)
     count, mean, squares = 0, 0.0, 0.0
-    for part in chunks(x, _MOMENT_CHUNK_BYTES):
+    for part in chunks(x, CHUNK_BYTES):
         part = part.astype("float64") * scale
         size = part.size // np.size(part.mean(axis=axes))
         part_mean = part.mean(axis=axes)

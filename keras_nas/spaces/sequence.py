@@ -10,6 +10,7 @@ from keras_nas import validation
 from keras_nas.data.input_spec import InputSpec
 from keras_nas.disk_arrays import chunks
 from keras_nas.disk_arrays import is_array
+from keras_nas.spaces.base import CHUNK_BYTES
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.base import batch_norm_layer
 from keras_nas.spaces.base import chain_structure
@@ -293,7 +294,7 @@ class SequenceNet(SearchSpace):
         if not is_array(x):
             x = np.asarray(x)
         self.input_dtype = "int64"
-        largest = max(int(part.max()) for part in chunks(x, 8 << 20))
+        largest = max(int(part.max()) for part in chunks(x, CHUNK_BYTES))
         self.vocabulary_size = max(largest + 1, self.vocabulary_size or 0, 2)
 
     def _statistics_axes(self):

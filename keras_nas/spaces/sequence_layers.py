@@ -40,15 +40,20 @@ class Keep(keras.layers.Layer):
         return 0
 
 
+def pooled_keep(keep):
+    """`keep` after pooling two steps into one (an odd last step dropped, as
+    `MaxPooling1D(2)` does): a pooled step is kept when either step is."""
+    steps = (keep.shape[1] // 2) * 2
+    return ops.any(ops.reshape(keep[:, :steps], (-1, steps // 2, 2)), axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="keras_nas")
 class PoolKeep(keras.layers.Layer):
     """The `keep` of a sequence after `MaxPooling1D(2)`: a pooled step is
     kept when either of its two steps is."""
 
     def call(self, keep):
-        steps = (keep.shape[1] // 2) * 2
-        pairs = ops.reshape(keep[:, :steps], (-1, steps // 2, 2))
-        return ops.any(pairs, axis=-1)
+        return pooled_keep(keep)
 
     def compute_output_spec(self, keep):
         return keras.KerasTensor((keep.shape[0], keep.shape[1] // 2), dtype="bool")
@@ -72,8 +77,7 @@ class MaskedMaxPooling(keras.layers.Layer):
         kept = keep[:, :steps, None]
         values = ops.where(kept, inputs[:, :steps], -1e9)
         pairs = ops.reshape(values, (-1, steps // 2, 2, inputs.shape[2]))
-        pooled_keep = ops.any(ops.reshape(kept, (-1, steps // 2, 2, 1)), axis=2)
-        return ops.where(pooled_keep, ops.max(pairs, axis=2), 0.0)
+        return ops.where(pooled_keep(keep)[:, :, None], ops.max(pairs, axis=2), 0.0)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1] // 2, input_shape[2])
